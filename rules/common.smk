@@ -1,0 +1,38 @@
+# Shared helpers. Keep this cheap: it runs in every cluster job's parse.
+
+import os
+
+from shapeprep.provenance import stage_code_hash
+
+SHARDS = [f"{index:05d}" for index in range(config["shards"]["num_shards"])]
+
+STAGES = ["normalize", "watertight", "validate", "sample"]
+
+DEFAULT_RESOURCES = {"threads": 1, "mem_mb": 4000, "runtime": 60}
+
+
+wildcard_constraints:
+    shard=r"\d{5}",
+
+
+def result(*parts):
+    """Path under the configured results folder."""
+    return os.path.join(config["results"], *parts)
+
+
+def stage_params(stage):
+    """A stage's config section plus its code hash: changing either reruns the stage."""
+    return {**config.get(stage, {}), "code": stage_code_hash(stage)}
+
+
+def rule_resource(stage, key):
+    """threads / mem_mb / runtime of a stage from config["resources"]."""
+    return config["resources"].get(stage, {}).get(key, DEFAULT_RESOURCES[key])
+
+
+def shard_list(wildcards):
+    """The shard's object list; going through the checkpoint makes Snakemake
+    re-evaluate the DAG after the manifest, so shards whose list did not
+    change are not rerun."""
+    checkpoints.manifest.get()
+    return result("manifest", "shards", f"{wildcards.shard}.tsv")

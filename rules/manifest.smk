@@ -1,0 +1,21 @@
+# List objects from the configured sources and assign them to shards.
+# Rescan the sources after adding files with `snakemake --forcerun manifest`.
+
+
+checkpoint manifest:
+    output:
+        manifest=result("manifest", "manifest.parquet"),
+        shard_lists=expand(result("manifest", "shards", "{shard}.tsv"), shard=SHARDS),
+    params:
+        sources=config["sources"],
+        num_shards=config["shards"]["num_shards"],
+        code=stage_code_hash("manifest"),
+    log:
+        result("logs", "manifest.log"),
+    benchmark:
+        result("benchmarks", "manifest.tsv")
+    localrule: True
+    conda:
+        "../envs/shapeprep.yaml"
+    script:
+        "../scripts/build_manifest.py"

@@ -1,0 +1,45 @@
+# Build-wide outputs: the shard index, the per-object status table and the report.
+
+
+rule index:
+    input:
+        shards=expand(result("shards", "{shard}.h5"), shard=SHARDS),
+    output:
+        index=result("index.parquet"),
+    params:
+        code=stage_code_hash("shard"),
+    log:
+        result("logs", "index.log"),
+    localrule: True
+    conda:
+        "../envs/shapeprep.yaml"
+    script:
+        "../scripts/build_index.py"
+
+
+rule report:
+    input:
+        manifest=rules.manifest.output.manifest,
+        normalize=expand(result("normalized", "{shard}.status.parquet"), shard=SHARDS),
+        watertight=expand(result("watertight", "{shard}.status.parquet"), shard=SHARDS),
+        validate=expand(result("validated", "{shard}.status.parquet"), shard=SHARDS),
+        sample=expand(result("samples", "{shard}.status.parquet"), shard=SHARDS),
+        shards=expand(result("shards", "{shard}.h5"), shard=SHARDS),
+    output:
+        objects=result("report", "objects.parquet"),
+        objects_csv=result("report", "objects.csv"),
+        html=result("report", "report.html"),
+    params:
+        provenance={
+            "config": config,
+            "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
+        },
+    log:
+        result("logs", "report.log"),
+    benchmark:
+        result("benchmarks", "report.tsv")
+    localrule: True
+    conda:
+        "../envs/shapeprep.yaml"
+    script:
+        "../scripts/build_report.py"

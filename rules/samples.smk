@@ -1,0 +1,51 @@
+# Per-shard training data: point samples with SDF labels, then the final HDF5 shard.
+
+
+rule sample:
+    input:
+        watertight=rules.watertight.output.meshes,
+        validate_status=rules.validate.output.status,
+        normalized=rules.normalize.output.meshes,
+    output:
+        samples=result("samples", "{shard}.h5"),
+        status=result("samples", "{shard}.status.parquet"),
+    params:
+        sample=stage_params("sample"),
+    log:
+        result("logs", "sample", "{shard}.log"),
+    benchmark:
+        result("benchmarks", "sample", "{shard}.tsv")
+    threads: rule_resource("sample", "threads")
+    resources:
+        mem_mb=rule_resource("sample", "mem_mb"),
+        runtime=rule_resource("sample", "runtime"),
+    conda:
+        "../envs/shapeprep.yaml"
+    script:
+        "../scripts/sample.py"
+
+
+rule shard:
+    input:
+        shard_list=shard_list,
+        normalize_status=rules.normalize.output.status,
+        validate_status=rules.validate.output.status,
+        sample_status=rules.sample.output.status,
+        samples=rules.sample.output.samples,
+    output:
+        shard=result("shards", "{shard}.h5"),
+    params:
+        shard=stage_params("shard"),
+        build={stage: stage_params(stage) for stage in STAGES},
+    log:
+        result("logs", "shard", "{shard}.log"),
+    benchmark:
+        result("benchmarks", "shard", "{shard}.tsv")
+    threads: rule_resource("shard", "threads")
+    resources:
+        mem_mb=rule_resource("shard", "mem_mb"),
+        runtime=rule_resource("shard", "runtime"),
+    conda:
+        "../envs/shapeprep.yaml"
+    script:
+        "../scripts/shard.py"

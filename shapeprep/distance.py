@@ -1,0 +1,76 @@
+"""Exact point-to-mesh distance backends behind one small interface.
+
+``cpu`` uses libigl's AABB tree (exact, float64). The GPU backend (cubvh)
+implements the same ``unsigned_distance`` call; the watertight engine only
+ever talks to this interface.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class IglDistance:
+    """Unsigned distance to a triangle mesh with libigl's AABB tree.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64
+    chunk_size : int
+        Queries per call, to bound the temporaries igl allocates
+        (closest points and face ids per query).
+    """
+
+    name = "cpu"
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, chunk_size: int = 1 << 20):
+        import igl
+
+        self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+        self.faces = np.ascontiguousarray(faces, dtype=np.int64)
+        self.chunk_size = chunk_size
+        self.tree = igl.AABB()
+        self.tree.init(self.vertices, self.faces)
+
+    def squared_distance_and_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Squared distance and closest face per point.
+
+        Parameters
+        ----------
+        points : (k, 3) float
+
+        Returns
+        -------
+        squared : (k,) float64
+        face : (k,) int64
+        """
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        squared = np.empty(len(points), dtype=np.float64)
+        face = np.empty(len(points), dtype=np.int64)
+        for start in range(0, len(points), self.chunk_size):
+            stop = start + self.chunk_size
+            squared[start:stop], face[start:stop], _ = self.tree.squared_distance(
+                self.vertices, self.faces, points[start:stop]
+            )
+        return squared, face
+
+    def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
+        """Exact unsigned distance.
+
+        Parameters
+        ----------
+        points : (k, 3) float
+
+        Returns
+        -------
+        (k,) float64
+        """
+        return np.sqrt(self.squared_distance_and_face(points)[0])
+
+
+def make_distance_backend(name: str, vertices: np.ndarray, faces: np.ndarray):
+    """Build the distance backend called ``name`` (``"cpu"``)."""
+    if name == "cpu":
+        return IglDistance(vertices, faces)
+    raise ValueError(f"unknown distance backend {name!r} (available: 'cpu')")

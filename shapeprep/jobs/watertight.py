@@ -1,0 +1,34 @@
+"""Watertight job: remesh every normalised object of a shard into a closed manifold."""
+
+from __future__ import annotations
+
+from ..atomic import write_table
+from ..meshstore import mesh_store_writer, read_mesh
+from ..stage import ok_objects, read_status, run_objects
+from ..watertight import watertight_mesh
+
+
+def resolve_backend(name: str) -> str:
+    """``auto`` picks the fastest backend available on this machine."""
+    return "cpu" if name == "auto" else name
+
+
+def run(normalized_store: str, normalized_status: str, mesh_store: str, status_table: str, params: dict) -> None:
+    """Write the watertight meshes (normalised frame) of one shard and their status table.
+
+    Parameters
+    ----------
+    params : dict
+        ``resolution``, ``eps_voxels``, ``backend``.
+    """
+    backend = resolve_backend(params["backend"])
+    with mesh_store_writer(mesh_store) as add:
+
+        def process(object_id: str) -> dict:
+            vertices, faces, _ = read_mesh(normalized_store, object_id)
+            result = watertight_mesh(vertices, faces, params["resolution"], params["eps_voxels"], backend)
+            add(object_id, result.vertices, result.faces, result.stats)
+            return {"backend": backend, "faces": len(result.faces), "vertices": len(result.vertices), **result.stats}
+
+        status = run_objects(ok_objects(read_status(normalized_status)), process, "watertight")
+    write_table(status, status_table)
