@@ -110,7 +110,8 @@ def salient_candidates(vertices: np.ndarray, edges: np.ndarray, edge_normals: np
 def farthest_point_indices(points: np.ndarray, count: int) -> np.ndarray:
     """Indices of ``count`` farthest-point samples (fpsample's bucket kd-line, h=7).
 
-    fpsample starts from index 0, so the result depends only on the input.
+    The start index is fixed at 0 (fpsample picks a random one otherwise),
+    so the result depends only on the input.
 
     Returns
     -------
@@ -121,7 +122,8 @@ def farthest_point_indices(points: np.ndarray, count: int) -> np.ndarray:
     if count >= len(points):
         return np.arange(len(points))
     height = 7 if len(points) > 2048 else 3
-    return np.asarray(fpsample.bucket_fps_kdline_sampling(np.ascontiguousarray(points, np.float32), count, h=height), dtype=np.int64)
+    indices = fpsample.bucket_fps_kdline_sampling(np.ascontiguousarray(points, np.float32), count, h=height, start_idx=0)
+    return np.asarray(indices, dtype=np.int64)
 
 
 def sample_salient_numpy(vertices, faces, count, angle_deg, rng, oversample: int = 4) -> tuple[np.ndarray, np.ndarray]:

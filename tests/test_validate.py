@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from shapeprep.loaders import load_mesh
+from shapeprep.normalize import normalize_mesh
+from shapeprep.validate import deviation_reasons, surface_deviation, validate_mesh
+from shapeprep.watertight import grid_spacing, watertight_mesh
+
+from .conftest import icosphere, shared_mesh
+
+
+@pytest.fixture(scope="module")
+def suzanne_watertight():
+    vertices, faces = load_mesh(shared_mesh("suzanne.obj"))
+    source = normalize_mesh(vertices, faces)
+    result = watertight_mesh(source.vertices, source.faces, resolution=64)
+    return source, result
+
+
+def test_valid_mesh_has_no_reasons(suzanne_watertight):
+    _, result = suzanne_watertight
+    record = validate_mesh(result.vertices, result.faces)
+    assert record["reasons"] == []
+    assert record["boundary_edges"] == 0 and record["non_manifold_edges"] == 0 and record["non_manifold_vertices"] == 0
+    assert record["euler_characteristic"] == sum(2 - 2 * g for g in record["genus_per_component"])
+
+
+def test_flipped_faces_are_caught(suzanne_watertight):
+    _, result = suzanne_watertight
+    faces = result.faces.copy()
+    faces[:7] = faces[:7, ::-1]
+    assert "inconsistent_winding" in validate_mesh(result.vertices, faces)["reasons"]
+
+
+def test_inward_mesh_is_caught(suzanne_watertight):
+    _, result = suzanne_watertight
+    reasons = validate_mesh(result.vertices, result.faces[:, ::-1])["reasons"]
+    assert reasons == ["non_positive_volume: 1 components"]
+
+
+def test_hole_is_caught(suzanne_watertight):
+    _, result = suzanne_watertight
+    reasons = validate_mesh(result.vertices, result.faces[1:])["reasons"]
+    assert reasons[0] == "open: 3 boundary edges"
+
+
+def test_non_manifold_edge_is_caught(suzanne_watertight):
+    _, result = suzanne_watertight
+    faces = np.concatenate([result.faces, result.faces[:1, ::-1]])  # a third face on three edges
+    record = validate_mesh(result.vertices, faces)
+    assert record["non_manifold_edges"] == 3
+
+
+def test_bowtie_vertex_is_caught():
+    vertices, faces = icosphere(radius=0.3, subdivisions=1)
+    apex = np.argmax(vertices[:, 2])
+    shift = np.array([0, 0, 2 * vertices[apex, 2]])
+    # Mirror a copy of the sphere so that it touches the original at one vertex only.
+    mirrored = vertices * np.array([1, 1, -1]) + shift
+    other_apex = np.argmin(mirrored[:, 2])
+    mirrored_faces = faces[:, ::-1] + len(vertices)
+    mirrored_faces[mirrored_faces == other_apex + len(vertices)] = apex
+    record = validate_mesh(np.concatenate([vertices, mirrored]), np.concatenate([faces, mirrored_faces]))
+    assert record["non_manifold_vertices"] == 1
+
+
+def test_deviation_is_about_the_eps_offset(suzanne_watertight):
+    source, result = suzanne_watertight
+    voxel = grid_spacing(64)
+    deviation = surface_deviation(result.vertices, result.faces, source.vertices, source.faces, voxel, 5000,
+                                  np.random.default_rng(0))
+    assert 0.7 < deviation["to_source_mean"] < 1.3  # the surface is the udf = 1 voxel offset
+    assert deviation_reasons(deviation, 3.0, float("inf")) == []
+    assert deviation_reasons(deviation, 0.1, 1.0)[0].startswith("chamfer")
