@@ -6,10 +6,6 @@ checkpoint manifest:
     output:
         manifest=result("manifest", "manifest.parquet"),
         shard_lists=expand(result("manifest", "shards", "{shard}.tsv"), shard=SHARDS),
-    params:
-        sources=config["sources"],
-        num_shards=config["shards"]["num_shards"],
-        code=stage_code_hash("manifest"),
     log:
         result("logs", "manifest.log"),
     benchmark:
@@ -17,5 +13,9 @@ checkpoint manifest:
     localrule: True
     conda:
         "../envs/shapeprep.yaml"
+    params:
+        sources=config["sources"],
+        num_shards=config["shards"]["num_shards"],
+        code=stage_code_hash("manifest"),
     script:
         "../scripts/build_manifest.py"

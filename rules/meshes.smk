@@ -7,18 +7,18 @@ rule normalize:
     output:
         meshes=result("normalized", "{shard}.h5"),
         status=result("normalized", "{shard}.status.parquet"),
-    params:
-        normalize=stage_params("normalize"),
     log:
         result("logs", "normalize", "{shard}.log"),
     benchmark:
         result("benchmarks", "normalize", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
     threads: rule_resource("normalize", "threads")
     resources:
         mem_mb=rule_resource("normalize", "mem_mb"),
         runtime=rule_resource("normalize", "runtime"),
-    conda:
-        "../envs/shapeprep.yaml"
+    params:
+        normalize=stage_params("normalize"),
     script:
         "../scripts/normalize.py"
 
@@ -30,18 +30,18 @@ rule watertight:
     output:
         meshes=result("watertight", "{shard}.h5"),
         status=result("watertight", "{shard}.status.parquet"),
-    params:
-        watertight=stage_params("watertight"),
     log:
         result("logs", "watertight", "{shard}.log"),
     benchmark:
         result("benchmarks", "watertight", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
     threads: rule_resource("watertight", "threads")
     resources:
         mem_mb=rule_resource("watertight", "mem_mb"),
         runtime=rule_resource("watertight", "runtime"),
-    conda:
-        "../envs/shapeprep.yaml"
+    params:
+        watertight=stage_params("watertight"),
     script:
         "../scripts/watertight.py"
 
@@ -53,17 +53,17 @@ rule validate:
         normalized=rules.normalize.output.meshes,
     output:
         status=result("validated", "{shard}.status.parquet"),
-    params:
-        validate=stage_params("validate"),
     log:
         result("logs", "validate", "{shard}.log"),
     benchmark:
         result("benchmarks", "validate", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
     threads: rule_resource("validate", "threads")
     resources:
         mem_mb=rule_resource("validate", "mem_mb"),
         runtime=rule_resource("validate", "runtime"),
-    conda:
-        "../envs/shapeprep.yaml"
+    params:
+        validate=stage_params("validate"),
     script:
         "../scripts/validate.py"

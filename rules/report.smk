@@ -6,13 +6,13 @@ rule index:
         shards=expand(result("shards", "{shard}.h5"), shard=SHARDS),
     output:
         index=result("index.parquet"),
-    params:
-        code=stage_code_hash("shard"),
     log:
         result("logs", "index.log"),
     localrule: True
     conda:
         "../envs/shapeprep.yaml"
+    params:
+        code=stage_code_hash("shard"),
     script:
         "../scripts/build_index.py"
 
@@ -29,11 +29,6 @@ rule report:
         objects=result("report", "objects.parquet"),
         objects_csv=result("report", "objects.csv"),
         html=result("report", "report.html"),
-    params:
-        provenance={
-            "config": config,
-            "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
-        },
     log:
         result("logs", "report.log"),
     benchmark:
@@ -41,5 +36,10 @@ rule report:
     localrule: True
     conda:
         "../envs/shapeprep.yaml"
+    params:
+        provenance={
+            "config": config,
+            "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
+        },
     script:
         "../scripts/build_report.py"

@@ -9,18 +9,18 @@ rule sample:
     output:
         samples=result("samples", "{shard}.h5"),
         status=result("samples", "{shard}.status.parquet"),
-    params:
-        sample=stage_params("sample"),
     log:
         result("logs", "sample", "{shard}.log"),
     benchmark:
         result("benchmarks", "sample", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
     threads: rule_resource("sample", "threads")
     resources:
         mem_mb=rule_resource("sample", "mem_mb"),
         runtime=rule_resource("sample", "runtime"),
-    conda:
-        "../envs/shapeprep.yaml"
+    params:
+        sample=stage_params("sample"),
     script:
         "../scripts/sample.py"
 
@@ -34,18 +34,18 @@ rule shard:
         samples=rules.sample.output.samples,
     output:
         shard=result("shards", "{shard}.h5"),
-    params:
-        shard=stage_params("shard"),
-        build={stage: stage_params(stage) for stage in STAGES},
     log:
         result("logs", "shard", "{shard}.log"),
     benchmark:
         result("benchmarks", "shard", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
     threads: rule_resource("shard", "threads")
     resources:
         mem_mb=rule_resource("shard", "mem_mb"),
         runtime=rule_resource("shard", "runtime"),
-    conda:
-        "../envs/shapeprep.yaml"
+    params:
+        shard=stage_params("shard"),
+        build={stage: stage_params(stage) for stage in STAGES},
     script:
         "../scripts/shard.py"

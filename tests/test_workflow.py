@@ -1,0 +1,152 @@
+"""End-to-end: run the Snakemake build on shared meshes in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from shapeprep.shards import SAMPLE_KEYS, read_shard_object, shard_object_ids
+
+from .conftest import REPO, shared_mesh
+
+pytestmark = pytest.mark.slow
+
+MESHES = ["fandisk.obj", "suzanne.obj", "TwoSidedPlane.glb", "rabbit.obj", "Bookcase_Books.fbx"]
+
+CONFIG = {
+    "results": "results",
+    "sources": {"local": [{"path": "meshes", "glob": "*"}]},
+    "shards": {"num_shards": 2},
+    "watertight": {"resolution": 48},
+    "validate": {"deviation_samples": 2000},
+    "sample": {
+        "surface_points": 1024, "salient_points": 512, "volume_points": 1024,
+        "near_surface_sigmas": [0.005, 0.05], "near_surface_points_per_sigma": 256,
+    },
+}
+
+
+def make_project(folder, config=CONFIG):
+    (folder / "meshes").mkdir(parents=True)
+    for name in MESHES:
+        shutil.copy(shared_mesh(name), folder / "meshes" / name)
+    (folder / "meshes" / "broken.obj").write_text("v 0 0 0\nv 1 0 0\nf 1 2 9\n")  # index out of range
+    write_config(folder, config)
+
+
+def write_config(folder, config):
+    (folder / "config").mkdir(exist_ok=True)
+    (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def snakemake(folder, *args):
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900)
+
+
+def planned_rules(folder):
+    """Rules a dry run would execute."""
+    run = snakemake(folder, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    text = run.stdout + run.stderr
+    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", text, flags=re.M)) - {"all"}
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("build")
+    make_project(folder)
+    run = snakemake(folder)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return folder
+
+
+def test_every_object_ends_ok_or_failed_with_reason(build):
+    table = pd.read_parquet(build / "results" / "report" / "objects.parquet")
+    assert len(table) == len(MESHES) + 1
+    by_name = table.set_index("name")
+    assert set(by_name["status"]) <= {"ok", "failed"}
+    assert by_name.loc["Bookcase_Books.fbx", ["failed_stage", "reason"]].tolist() == ["normalize", "unsupported_format"]
+    assert by_name.loc["broken.obj", ["failed_stage", "reason"]].tolist() == ["normalize", "unreadable"]
+    for name in ["fandisk.obj", "suzanne.obj", "TwoSidedPlane.glb", "rabbit.obj"]:
+        assert by_name.loc[name, "status"] == "ok", by_name.loc[name, "message"]
+    assert (table.loc[table["status"] == "failed", "reason"] != "").all()
+
+
+def test_shards_hold_exactly_the_passed_objects(build):
+    table = pd.read_parquet(build / "results" / "report" / "objects.parquet")
+    index = pd.read_parquet(build / "results" / "index.parquet")
+    assert set(index["object_id"]) == set(table.loc[table["status"] == "ok", "object_id"])
+    for row in index.itertuples():
+        shard_file = build / "results" / row.shard_file
+        assert shard_object_ids(shard_file)[row.position] == row.object_id
+        arrays, attrs = read_shard_object(shard_file, row.object_id)
+        assert arrays["surface"].shape == (1024, 6) and arrays["salient"].shape == (512, 6)
+        assert arrays["volume"].shape == (1024, 4) and arrays["near_surface"].shape == (512, 4)
+        assert attrs["validation"]["boundary_edges"] == 0
+        assert attrs["scale"] > 0 and attrs["center"].shape == (3,)
+        with h5py.File(shard_file) as handle:
+            assert handle.attrs["sdf_sign_convention"].startswith("negative inside")
+            assert handle.attrs["schema_version"] == 1
+            assert "watertight" in json.loads(handle.attrs["params"])
+
+
+def test_fandisk_surface_maps_back_to_the_source_frame(build):
+    from shapeprep.loaders import load_mesh
+
+    index = pd.read_parquet(build / "results" / "index.parquet")
+    table = pd.read_parquet(build / "results" / "report" / "objects.parquet").set_index("name")
+    object_id = table.loc["fandisk.obj", "object_id"]
+    shard_file = build / "results" / index.set_index("object_id").loc[object_id, "shard_file"]
+    arrays, attrs = read_shard_object(shard_file, object_id)
+    original = arrays["surface"][:, :3] / attrs["scale"] + attrs["center"]
+    vertices, _ = load_mesh(shared_mesh("fandisk.obj"))
+    voxel_in_source = 2.0 / 47 / attrs["scale"]
+    lower, upper = vertices.min(axis=0), vertices.max(axis=0)
+    assert (original >= lower - 2 * voxel_in_source).all() and (original <= upper + 2 * voxel_in_source).all()
+
+
+def test_report_lists_counts_and_every_failure_reason(build):
+    page = (build / "results" / "report" / "report.html").read_text()
+    table = pd.read_csv(build / "results" / "report" / "objects.csv")
+    for reason in table.loc[table["status"] == "failed", "reason"].unique():
+        assert reason in page
+    assert "<img" in page and "data:image/png;base64," in page
+    assert f"<td>{int((table['status'] == 'ok').sum())}</td>" in page
+
+
+def test_nothing_to_do_after_a_complete_run(build):
+    assert planned_rules(build) == set()
+
+
+def test_sampling_change_reruns_only_sampling_and_after(build, tmp_path):
+    config = json.loads(json.dumps(CONFIG))
+    config["sample"]["surface_points"] = 2048
+    write_config(build, config)
+    try:
+        assert planned_rules(build) == {"sample", "shard", "index", "report"}
+    finally:
+        write_config(build, CONFIG)
+
+
+def test_rerun_in_another_folder_gives_identical_arrays(build, tmp_path):
+    make_project(tmp_path)
+    run = snakemake(tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first = pd.read_parquet(build / "results" / "index.parquet")
+    second = pd.read_parquet(tmp_path / "results" / "index.parquet")
+    assert first["object_id"].tolist() == second["object_id"].tolist()
+    for row in first.itertuples():
+        a, _ = read_shard_object(build / "results" / row.shard_file, row.object_id)
+        b, _ = read_shard_object(tmp_path / "results" / row.shard_file, row.object_id)
+        for key in SAMPLE_KEYS:
+            assert np.array_equal(a[key], b[key]), (row.object_id, key)
