@@ -25,7 +25,7 @@ MESHES = ["fandisk.obj", "suzanne.obj", "TwoSidedPlane.glb", "rabbit.obj", "Book
 CONFIG = {
     "results": "results",
     "sources": {"local": [{"path": "meshes", "glob": "*"}]},
-    "shards": {"num_shards": 2},
+    "shards": {"num_shards": 8},  # more shards than objects: empty shards must work
     "watertight": {"resolution": 48},
     "validate": {"deviation_samples": 2000},
     "sample": {
@@ -122,6 +122,14 @@ def test_report_lists_counts_and_every_failure_reason(build):
         assert reason in page
     assert "<img" in page and "data:image/png;base64," in page
     assert f"<td>{int((table['status'] == 'ok').sum())}</td>" in page
+
+
+def test_empty_shards_are_written_and_readable(build):
+    manifest = pd.read_parquet(build / "results" / "manifest" / "manifest.parquet")
+    empty = sorted(set(f"{i:05d}" for i in range(8)) - set(manifest["shard"]))
+    assert empty, "the fixture must produce at least one empty shard"
+    for shard in empty:
+        assert shard_object_ids(build / "results" / "shards" / f"{shard}.h5") == []
 
 
 def test_nothing_to_do_after_a_complete_run(build):
