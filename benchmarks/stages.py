@@ -26,11 +26,14 @@ from shapeprep.validate import surface_deviation, validate_mesh
 from shapeprep.watertight import exterior_mask, grid_spacing, watertight_mesh
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "meshes"
-SAMPLE_PARAMS = {
-    "surface_points": 65536, "salient_points": 65536, "salient_angle_deg": 30.0, "salient_engine": "auto",
-    "volume_points": 200000, "volume_bound": 1.05, "near_surface_sigmas": [0.001, 0.005, 0.01, 0.05],
-    "near_surface_points_per_sigma": 75000,
-}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_sample_params() -> dict:
+    """The ``sample`` section of config/config.yaml: the set the example build writes."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["sample"]
 
 
 def dense_recipe(vertices, faces, resolution, eps_voxels=1.0):
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--dense-peer", action="store_true", help="also time the dense recipe (slow)")
     parser.add_argument("--only", nargs="*", default=None, help="mesh names to run (default: all)")
     args = parser.parse_args()
+    sample_params = default_sample_params()
     header = f"{'mesh':34s} {'src F':>8s} {'wt F':>9s} {'load+norm':>9s} {'watertight':>10s} {'validate':>8s} {'sample':>7s} {'valid':>5s} {'chamfer':>7s}"
     if args.dense_peer:
         header += f" {'dense':>7s} {'speedup':>7s}"
@@ -86,8 +90,8 @@ def main() -> None:
                                       grid_spacing(args.resolution), 20000, np.random.default_rng(0))
         t_val = time.perf_counter() - start
         start = time.perf_counter()
-        sample_object(result.vertices, result.faces, mesh.vertices, mesh.faces, SAMPLE_PARAMS,
-                      object_rng(name, SAMPLE_PARAMS))
+        sample_object(result.vertices, result.faces, mesh.vertices, mesh.faces, sample_params,
+                      object_rng(name, sample_params))
         t_sample = time.perf_counter() - start
         row = [t_norm, t_wt, t_val, t_sample]
         line = (f"{name:34s} {len(mesh.faces):8d} {len(result.faces):9d} {t_norm:9.2f} {t_wt:10.2f} {t_val:8.2f} "
