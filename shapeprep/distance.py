@@ -55,6 +55,51 @@ class IglDistance:
             )
         return squared, face
 
+    def closest_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Closest surface point and unsigned distance per point.
+
+        Parameters
+        ----------
+        points : (k, 3) float
+
+        Returns
+        -------
+        closest : (k, 3) float64
+        distance : (k,) float64
+        """
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        closest = np.empty_like(points)
+        squared = np.empty(len(points), dtype=np.float64)
+        for start in range(0, len(points), self.chunk_size):
+            stop = start + self.chunk_size
+            squared[start:stop], _, closest[start:stop] = self.tree.squared_distance(
+                self.vertices, self.faces, points[start:stop]
+            )
+        return closest, np.sqrt(squared)
+
+    def winding_number(self, points: np.ndarray) -> np.ndarray:
+        """Generalized winding number of the mesh at each point (fast approximation).
+
+        About 1 inside and 0 outside a closed outward mesh, fractional near
+        holes; at most 0.5 in magnitude for a flat open sheet.
+
+        Parameters
+        ----------
+        points : (k, 3) float
+
+        Returns
+        -------
+        (k,) float64
+        """
+        import igl
+
+        if len(points) == 0:
+            return np.zeros(0)
+        return np.asarray(
+            igl.fast_winding_number(self.vertices, self.faces, np.ascontiguousarray(points, dtype=np.float64)),
+            dtype=np.float64,
+        )
+
     def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
         """Exact unsigned distance.
 

@@ -17,7 +17,9 @@ from pathlib import Path
 STAGE_MODULES = {
     "manifest": ["manifest", "jobs/manifest"],
     "normalize": ["loaders", "normalize", "meshstore", "stage", "jobs/normalize"],
-    "watertight": ["watertight", "distance", "meshstore", "stage", "jobs/watertight"],
+    "watertight": [
+        "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "jobs/watertight"
+    ],
     "validate": ["validate", "distance", "sampling", "stage", "jobs/validate"],
     "sample": ["sampling", "distance", "shards", "stage", "jobs/sample"],
     "shard": ["shards", "jobs/shard", "jobs/index"],
@@ -25,7 +27,10 @@ STAGE_MODULES = {
 }
 
 #: Packages whose versions are written into every shard.
-TRACKED_PACKAGES = ("shapeprep", "numpy", "scipy", "trimesh", "libigl", "pymcubes", "fpsample", "meshiki", "h5py", "snakemake")
+TRACKED_PACKAGES = (
+    "shapeprep", "numpy", "scipy", "trimesh", "libigl", "pymcubes", "fpsample", "meshiki", "pymeshlab", "torch", "cubvh",
+    "h5py", "snakemake",
+)
 
 
 def stable_json(value) -> str:

@@ -5,12 +5,18 @@ from __future__ import annotations
 from ..atomic import write_table
 from ..meshstore import mesh_store_writer, read_mesh
 from ..stage import ok_objects, read_status, run_objects
-from ..watertight import watertight_mesh
+from ..watertight import WatertightOptions, watertight_mesh
+
+OPTION_KEYS = tuple(WatertightOptions.__dataclass_fields__)
 
 
 def resolve_backend(name: str) -> str:
-    """``auto`` picks the fastest backend available on this machine."""
-    return "cpu" if name == "auto" else name
+    """``auto`` is cubvh where it imports and CUDA is present, else cpu."""
+    if name != "auto":
+        return name
+    from ..watertight_torch import cubvh_available
+
+    return "cubvh" if cubvh_available() else "cpu"
 
 
 def run(normalized_store: str, normalized_status: str, mesh_store: str, status_table: str, params: dict) -> None:
@@ -19,14 +25,15 @@ def run(normalized_store: str, normalized_status: str, mesh_store: str, status_t
     Parameters
     ----------
     params : dict
-        ``resolution``, ``eps_voxels``, ``backend``.
+        ``backend`` and the fields of :class:`~shapeprep.watertight.WatertightOptions`.
     """
     backend = resolve_backend(params["backend"])
+    options = {key: params[key] for key in OPTION_KEYS if key in params}
     with mesh_store_writer(mesh_store) as add:
 
         def process(object_id: str) -> dict:
             vertices, faces, _ = read_mesh(normalized_store, object_id)
-            result = watertight_mesh(vertices, faces, params["resolution"], params["eps_voxels"], backend)
+            result = watertight_mesh(vertices, faces, backend=backend, **options)
             add(object_id, result.vertices, result.faces, result.stats)
             return {"backend": backend, "faces": len(result.faces), "vertices": len(result.vertices), **result.stats}
 
