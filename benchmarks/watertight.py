@@ -1,0 +1,243 @@
+"""Watertight engine against its peers on the shared meshes (not a timed test).
+
+Every measurement runs in a fresh subprocess so its peak RSS is its own.
+For each mesh and resolution it prints wall time, peak RSS, distance queries,
+seconds per phase, output faces, validity, deviation from the source (mean
+and 95th percentile, both directions, in voxels), and source parts larger
+than 3 voxels that the output lost. In the same run it measures the seed's
+dense recipe (dense UDF with the same libigl AABB, scipy flood fill, dense
+PyMCubes) and ``mesh2sdf.compute(..., fix=True)`` on the first
+``--peer-meshes`` meshes and prints the ratios of medians.
+
+    python benchmarks/watertight.py [--resolutions 256 512] [--big-mesh stanford-bunny.obj]
+        [--peer-meshes 4] [--dense-resolutions 256] [--mesh2sdf-resolutions 128 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "meshes"
+SUFFIXES = {".obj", ".glb", ".gltf", ".ply", ".stl", ".off"}
+
+
+def mesh_files() -> list[Path]:
+    return sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in SUFFIXES)
+
+
+def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, eps) -> tuple[int, int]:
+    """Source components larger than 3 voxels, and how many of them the output misses.
+
+    A part is lost when the median distance from points on it to the output
+    exceeds ``eps + 2`` voxels and they are not inside the output either
+    (parts enclosed by other parts become solid interior, which is kept).
+    """
+    from shapeprep.distance import IglDistance
+    from shapeprep.sampling import sample_surface
+    from shapeprep.validate import face_components
+
+    n_parts, label = face_components(source_faces, len(source_vertices))
+    distance = IglDistance(out_vertices, out_faces)
+    rng = np.random.default_rng(0)
+    big, lost = 0, 0
+    for part in range(n_parts):
+        faces = source_faces[label == part]
+        corners = source_vertices[np.unique(faces)]
+        if np.ptp(corners, axis=0).max() <= 3 * voxel:
+            continue
+        big += 1
+        points, _ = sample_surface(source_vertices, faces, 200, rng)
+        far = np.median(distance.unsigned_distance(points)) > eps + 2 * voxel
+        if far and np.median(distance.winding_number(points)) < 0.5:
+            lost += 1
+    return big, lost
+
+
+def measure_ours(path: Path, resolution: int) -> dict:
+    from shapeprep.loaders import load_mesh
+    from shapeprep.normalize import normalize_mesh
+    from shapeprep.validate import surface_deviation, validate_mesh
+    from shapeprep.watertight import grid_spacing, watertight_mesh
+
+    source = normalize_mesh(*load_mesh(path))
+    start = time.perf_counter()
+    result = watertight_mesh(source.vertices, source.faces, resolution)
+    wall = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    voxel = grid_spacing(resolution)
+    record = validate_mesh(result.vertices, result.faces)
+    deviation = surface_deviation(
+        result.vertices, result.faces, source.vertices, source.faces, voxel, 20000, np.random.default_rng(0)
+    )
+    parts, lost = lost_parts(source.vertices, source.faces, result.vertices, result.faces, voxel, result.stats["eps"])
+    stats = result.stats
+    return {
+        "wall": wall,
+        "rss_mb": rss,
+        "queries": stats["distance_queries"],
+        "t_dist": stats["seconds_distance"],
+        "t_flood": stats["seconds_floodfill"] + stats["seconds_fill_holes"],
+        "t_mc": stats["seconds_marching_cubes"],
+        "t_offset": stats["seconds_offset"],
+        "faces": len(result.faces),
+        "valid": not record["reasons"],
+        "solid": stats["solid"],
+        "genus": record["genus"],
+        "dev_out_mean": deviation["to_source_mean"],
+        "dev_out_p95": deviation["to_source_p95"],
+        "dev_src_mean": deviation["from_source_mean"],
+        "dev_src_p95": deviation["from_source_p95"],
+        "parts": parts,
+        "lost": lost,
+    }
+
+
+def measure_dense(path: Path, resolution: int) -> dict:
+    """The seed recipe: exact UDF at every grid point, dense flood fill, dense marching cubes."""
+    import mcubes
+
+    from shapeprep.distance import IglDistance
+    from shapeprep.loaders import load_mesh
+    from shapeprep.normalize import normalize_mesh
+    from shapeprep.watertight import exterior_mask, grid_spacing
+
+    source = normalize_mesh(*load_mesh(path))
+    start = time.perf_counter()
+    axis = np.linspace(-1, 1, resolution)
+    distance = IglDistance(source.vertices, source.faces)
+    udf = np.empty((resolution,) * 3, dtype=np.float32)
+    for i in range(resolution):  # slab by slab, as the reference scripts do
+        plane = np.stack(np.meshgrid([axis[i]], axis, axis, indexing="ij"), -1).reshape(-1, 3)
+        udf[i] = distance.unsigned_distance(plane).reshape(resolution, resolution)
+    eps = grid_spacing(resolution)
+    shell = udf < eps
+    sdf = udf - np.float32(eps)
+    sdf[~exterior_mask(shell) & ~shell] *= -1
+    vertices, faces = mcubes.marching_cubes(sdf, 0.0)
+    wall = time.perf_counter() - start
+    return {"wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "faces": len(faces)}
+
+
+def measure_mesh2sdf(path: Path, resolution: int) -> dict:
+    import mesh2sdf
+
+    from shapeprep.loaders import load_mesh
+    from shapeprep.normalize import normalize_mesh
+    from shapeprep.validate import validate_mesh
+
+    source = normalize_mesh(*load_mesh(path))
+    start = time.perf_counter()
+    _, mesh = mesh2sdf.compute(source.vertices, source.faces, resolution, fix=True, level=2 / resolution, return_mesh=True)
+    wall = time.perf_counter() - start
+    record = validate_mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces))
+    return {
+        "wall": wall,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "faces": len(mesh.faces),
+        "valid": not record["reasons"],
+    }
+
+
+METHODS = {"ours": measure_ours, "dense": measure_dense, "mesh2sdf": measure_mesh2sdf}
+
+
+def run_isolated(method: str, path: Path, resolution: int, timeout: float) -> dict | None:
+    """One measurement in a fresh interpreter (own peak RSS); None on failure or timeout."""
+    command = [sys.executable, __file__, "--one", method, str(path), str(resolution)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout:.0f}s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def format_row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def print_ours(rows: dict, resolution: int) -> None:
+    columns = [
+        "wall", "rss_mb", "queries", "t_dist", "t_flood", "t_mc", "t_offset", "faces", "valid", "solid",
+        "dev_out_mean", "dev_out_p95", "dev_src_mean", "dev_src_p95", "parts", "lost",
+    ]
+    print(f"\n### ours at {resolution}\n")
+    print(format_row(["mesh"] + columns))
+    print(format_row(["---"] * (len(columns) + 1)))
+    for name, row in rows.items():
+        if "error" in row:
+            print(format_row([name, row["error"]] + [""] * (len(columns) - 1)))
+            continue
+        cells = []
+        for key in columns:
+            value = row[key]
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        print(format_row([name] + cells))
+    good = [r for r in rows.values() if "error" not in r]
+    medians = [f"{statistics.median(r[k] for r in good):.2f}" if isinstance(good[0][k], (int, float)) and not isinstance(good[0][k], bool) else "" for k in columns]
+    medians[columns.index("valid")] = f"{sum(r['valid'] for r in good)}/{len(good)}"
+    medians[columns.index("solid")] = f"{sum(r['solid'] for r in good)}/{len(good)}"
+    medians[columns.index("lost")] = str(sum(r["lost"] for r in good))
+    print(format_row(["**median**"] + medians))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--one", nargs=3, metavar=("METHOD", "PATH", "RES"), help=argparse.SUPPRESS)
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--big-mesh", default="stanford-bunny.obj", help="Also run this mesh at 1024.")
+    parser.add_argument("--peer-meshes", type=int, default=4, help="Meshes the peers run on (they are slow).")
+    parser.add_argument("--peers", nargs="*", default=["stanford-bunny.obj", "fandisk.obj", "suzanne.obj", "spot.obj"])
+    parser.add_argument("--dense-resolutions", type=int, nargs="*", default=[256])
+    parser.add_argument("--mesh2sdf-resolutions", type=int, nargs="*", default=[128, 256])
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+    if args.one:
+        method, path, resolution = args.one
+        print(json.dumps(METHODS[method](Path(path), int(resolution))))
+        return
+
+    files = mesh_files()
+    ours = {}
+    for resolution in args.resolutions:
+        ours[resolution] = {p.relative_to(SHARED).as_posix(): run_isolated("ours", p, resolution, args.timeout) for p in files}
+        print_ours(ours[resolution], resolution)
+    if args.big_mesh:
+        big = run_isolated("ours", SHARED / args.big_mesh, 1024, args.timeout)
+        print_ours({args.big_mesh: big}, 1024)
+
+    peers = args.peers[: args.peer_meshes]
+    print("\n### peers on the same meshes (ratio = peer wall / our wall, median over meshes)\n")
+    print(format_row(["peer", "res", "meshes", "peer wall (median s)", "ours wall (median s)", "speed ratio", "peer RSS MB", "ours RSS MB", "notes"]))
+    print(format_row(["---"] * 9))
+    for method, resolutions in (("dense", args.dense_resolutions), ("mesh2sdf", args.mesh2sdf_resolutions)):
+        for resolution in resolutions:
+            ours_rows = ours.get(resolution) or {name: run_isolated("ours", SHARED / name, resolution, args.timeout) for name in peers}
+            results = {name: run_isolated(method, SHARED / name, resolution, args.timeout) for name in peers}
+            ok = [n for n in peers if "error" not in results[n] and "error" not in ours_rows[n]]
+            if not ok:
+                print(format_row([method, str(resolution), "0", "", "", "", "", "", "; ".join(r.get("error", "") for r in results.values())]))
+                continue
+            peer_wall = statistics.median(results[n]["wall"] for n in ok)
+            our_wall = statistics.median(ours_rows[n]["wall"] for n in ok)
+            ratios = [results[n]["wall"] / ours_rows[n]["wall"] for n in ok]
+            notes = ", ".join(f"{n}: {results[n]['wall']:.1f}s" + ("" if results[n].get("valid", True) else " invalid") for n in ok)
+            print(format_row([
+                method, str(resolution), str(len(ok)), f"{peer_wall:.2f}", f"{our_wall:.2f}",
+                f"{statistics.median(ratios):.1f}x", f"{statistics.median(results[n]['rss_mb'] for n in ok):.0f}",
+                f"{statistics.median(ours_rows[n]['rss_mb'] for n in ok):.0f}", notes,
+            ]))
+
+
+if __name__ == "__main__":
+    main()
