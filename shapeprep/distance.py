@@ -33,6 +33,22 @@ class IglDistance:
         self.tree = igl.AABB()
         self.tree.init(self.vertices, self.faces)
 
+    def _query(self, points: np.ndarray, want_closest: bool):
+        """Chunked ``AABB.squared_distance``: squared distance, face and (optionally) closest point."""
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        squared = np.empty(len(points), dtype=np.float64)
+        face = np.empty(len(points), dtype=np.int64)
+        # Closest points cost 24 bytes per query; the band search never needs them.
+        closest = np.empty_like(points) if want_closest else None
+        for start in range(0, len(points), self.chunk_size):
+            stop = start + self.chunk_size
+            squared[start:stop], face[start:stop], chunk_closest = self.tree.squared_distance(
+                self.vertices, self.faces, points[start:stop]
+            )
+            if want_closest:
+                closest[start:stop] = chunk_closest
+        return squared, face, closest
+
     def squared_distance_and_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Squared distance and closest face per point.
 
@@ -45,14 +61,7 @@ class IglDistance:
         squared : (k,) float64
         face : (k,) int64
         """
-        points = np.ascontiguousarray(points, dtype=np.float64)
-        squared = np.empty(len(points), dtype=np.float64)
-        face = np.empty(len(points), dtype=np.int64)
-        for start in range(0, len(points), self.chunk_size):
-            stop = start + self.chunk_size
-            squared[start:stop], face[start:stop], _ = self.tree.squared_distance(
-                self.vertices, self.faces, points[start:stop]
-            )
+        squared, face, _ = self._query(points, want_closest=False)
         return squared, face
 
     def closest_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,14 +76,7 @@ class IglDistance:
         closest : (k, 3) float64
         distance : (k,) float64
         """
-        points = np.ascontiguousarray(points, dtype=np.float64)
-        closest = np.empty_like(points)
-        squared = np.empty(len(points), dtype=np.float64)
-        for start in range(0, len(points), self.chunk_size):
-            stop = start + self.chunk_size
-            squared[start:stop], _, closest[start:stop] = self.tree.squared_distance(
-                self.vertices, self.faces, points[start:stop]
-            )
+        squared, _, closest = self._query(points, want_closest=True)
         return closest, np.sqrt(squared)
 
     def winding_number(self, points: np.ndarray) -> np.ndarray:

@@ -601,6 +601,7 @@ def watertight_from_band(
     else:
         graph = build_flood_graph(shell_padded, resolution)
         exterior = exterior_nodes(graph)
+        node_sizes = graph.wall_node_sizes()
         timings["seconds_floodfill"] = time.perf_counter() - start
         start = time.perf_counter()
         seed_blocks = graph.wall_blocks
@@ -608,11 +609,11 @@ def watertight_from_band(
             reclaimed = reclaim_by_winding_number(graph, exterior, source, resolution, options.winding_threshold)
             if reclaimed.any():
                 exterior = exterior_nodes(graph, blocked=reclaimed)
-                reclaimed_voxels = int(graph.wall_node_sizes()[reclaimed].sum())
+                reclaimed_voxels = int(node_sizes[reclaimed].sum())
                 free_reclaimed = np.flatnonzero(reclaimed[graph.n_wall_nodes + 1 :])
                 seed_blocks = np.union1d(seed_blocks, free_reclaimed)
         timings["seconds_fill_holes"] = time.perf_counter() - start
-        interior_voxels = int(graph.wall_node_sizes()[~exterior].sum())
+        interior_voxels = int(node_sizes[~exterior].sum())
         lookup = GraphExterior(graph, exterior)
         n_blocks = graph.n_blocks
         flood_stats = {"floodfill": "block_graph", "wall_blocks": int(len(graph.wall_blocks))}

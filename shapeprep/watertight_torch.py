@@ -212,7 +212,7 @@ class DenseExterior:
         return self.padded[x, y, z].cpu().numpy()
 
 
-def dense_floodfill_lookup(resolution: int, device, shell_voxels_hint=None):
+def dense_floodfill_lookup(resolution: int, device):
     """Factory for :func:`shapeprep.watertight.watertight_from_band`'s ``dense_exterior``:
     ``shell_padded -> DenseExterior`` through ``cubvh.floodfill``."""
     import torch
