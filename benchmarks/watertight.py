@@ -42,7 +42,7 @@ def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, ep
     (parts enclosed by other parts become solid interior, which is kept).
     """
     from shapeprep.distance import IglDistance
-    from shapeprep.sampling import sample_surface
+    from shapeprep.surface import sample_surface
     from shapeprep.validate import face_components
 
     n_parts, label = face_components(source_faces, len(source_vertices))

@@ -3,6 +3,11 @@
 
 rule index:
     input:
+        manifest=rules.manifest.output.manifest,
+        normalize=expand(result("normalized", "{shard}.status.parquet"), shard=SHARDS),
+        watertight=expand(result("watertight", "{shard}.status.parquet"), shard=SHARDS),
+        validate=expand(result("validated", "{shard}.status.parquet"), shard=SHARDS),
+        sample=expand(result("samples", "{shard}.status.parquet"), shard=SHARDS),
         shards=expand(result("shards", "{shard}.h5"), shard=SHARDS),
     output:
         index=result("index.parquet"),
@@ -12,7 +17,7 @@ rule index:
     conda:
         "../envs/shapeprep.yaml"
     params:
-        code=stage_code_hash("shard"),
+        code=stage_code_hash("index"),
     script:
         "../scripts/build_index.py"
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: index every shard's objects. Run by hand with --input/--output/--params KEY=VALUE (see shapeprep.scripting)."""
+"""Snakemake adapter: the global index over all shards. Run by hand with --input/--output/--params KEY=VALUE (see shapeprep.scripting)."""
 
 from shapeprep.jobs import index
 from shapeprep.scripting import snakemake_standin
@@ -7,7 +7,8 @@ from shapeprep.stage import job_logging
 
 def main(smk):
     with job_logging(smk.log[0]):
-        index.run(list(smk.input.shards), smk.output.index)
+        status_tables = {stage: list(smk.input[stage]) for stage in ("normalize", "watertight", "validate", "sample")}
+        index.run(smk.input.manifest, status_tables, list(smk.input.shards), smk.output.index)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ modules that need them, so ``import shapeprep`` stays cheap for the Snakefile.
 __version__ = "0.1.0"
 
 #: Version of the HDF5 shard layout documented in README.md ("Data format").
-SHARD_SCHEMA_VERSION = 1
+SHARD_SCHEMA_VERSION = 2
 
 #: Sign convention of every SDF value shapeprep writes.
 SDF_SIGN_CONVENTION = "negative inside, positive outside"

@@ -20,10 +20,11 @@ STAGE_MODULES = {
     "watertight": [
         "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "jobs/watertight"
     ],
-    "validate": ["validate", "distance", "sampling", "stage", "jobs/validate"],
-    "sample": ["sampling", "distance", "shards", "stage", "jobs/sample"],
-    "shard": ["shards", "jobs/shard", "jobs/index"],
-    "report": ["report", "jobs/report"],
+    "validate": ["validate", "distance", "surface", "stage", "jobs/validate"],
+    "sample": ["sampling", "salient", "sdf", "surface", "shards", "stage", "jobs/sample"],
+    "shard": ["shards", "sampling", "jobs/shard"],
+    "index": ["index", "shards", "jobs/index"],
+    "report": ["report", "index", "jobs/report"],
 }
 
 #: Packages whose versions are written into every shard.

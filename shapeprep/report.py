@@ -13,47 +13,7 @@ import io
 import numpy as np
 import pandas as pd
 
-#: Stages in pipeline order; an object's final status comes from the first one that failed it.
-STAGES = ("normalize", "watertight", "validate", "sample")
-
-
-def object_table(manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per manifest object with its final status and every stage's figures.
-
-    Parameters
-    ----------
-    manifest : DataFrame with ``object_id, source, name, file_format, shard``
-    stage_tables : dict
-        ``stage -> concatenated status tables`` for :data:`STAGES`.
-
-    Returns
-    -------
-    DataFrame
-        Manifest columns, ``status`` (``ok`` or ``failed``), ``failed_stage``,
-        ``reason``, ``message``, and ``<stage>_<column>`` for every stage column.
-    """
-    table = manifest.copy()
-    table["status"], table["failed_stage"], table["reason"], table["message"] = "failed", "", "", ""
-    decided = pd.Series(False, index=table.index)
-    for stage in STAGES:
-        stage_table = stage_tables.get(stage)
-        if stage_table is None or stage_table.empty:
-            continue
-        renamed = stage_table.rename(columns={c: f"{stage}_{c}" for c in stage_table.columns if c != "object_id"})
-        table = table.merge(renamed, on="object_id", how="left")
-        failed = (table[f"{stage}_status"] == "failed") & ~decided
-        table.loc[failed, "failed_stage"] = stage
-        table.loc[failed, "reason"] = table.loc[failed, f"{stage}_reason"]
-        table.loc[failed, "message"] = table.loc[failed, f"{stage}_message"]
-        decided |= failed
-    last = stage_tables.get(STAGES[-1])
-    if last is not None and not last.empty:
-        ok = set(last.loc[last["status"] == "ok", "object_id"])
-        table.loc[table["object_id"].isin(ok) & ~decided, "status"] = "ok"
-    never_reached = (table["status"] == "failed") & (table["failed_stage"] == "")
-    table.loc[never_reached, ["failed_stage", "reason"]] = ["unknown", "not_processed"]
-    return table
-
+from .index import STAGES
 
 def stage_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Objects entering, passing and failing each stage.

@@ -1,19 +1,28 @@
-"""HDF5 training shards: many objects per file, with provenance.
+"""HDF5 training shards: many objects per file, one concatenated dataset per point set.
 
-Layout (schema version :data:`shapeprep.SHARD_SCHEMA_VERSION`, see README "Data format")::
+Layout (schema version :data:`shapeprep.SHARD_SCHEMA_VERSION`, README "Data format")::
 
-    /                      attrs: schema_version, sdf_sign_convention, shard,
-                                  num_objects, params (JSON), package_versions (JSON)
-    /object_ids            (n,) str, in group order
-    /objects/<object_id>/  attrs: source, location, name, center (3,), scale,
-                                  params_hash, salient_fallback, validation (JSON)
-        surface            (N, 6)  xyz, unit normal     -- uniform on the watertight surface
-        salient            (K, 6)  xyz, unit normal     -- on sharp edges (uniform if none)
-        volume             (M, 4)  xyz, sdf             -- uniform in [-b, b]^3
-        near_surface       (P, 4)  xyz, sdf             -- Gaussian around surface + salient
+    /                   attrs: schema_version, layout ("concatenated"), sdf_sign_convention,
+                               point_sets (JSON: name -> columns), volume_bound, dtype,
+                               shard, num_objects, params (JSON), package_versions (JSON)
+    /surface            (sum N, 6)  x y z nx ny nz   uniform on the watertight surface
+    /salient            (sum K, 6)  x y z nx ny nz   on sharp edges (uniform when salient_fallback)
+    /volume             (sum M, 4)  x y z sdf        uniform in [-volume_bound, volume_bound]^3
+    /near_surface       (sum P, 4)  x y z sdf        surface points + N(0, sigma^2)
+    /near_salient       (sum Q, 4)  x y z sdf        salient points + N(0, sigma^2)
+    /offsets/<set>      (n + 1,) int64   object i owns rows offsets[i]:offsets[i+1]
+    /objects/object_id, source, location, name, params_hash    (n,) str
+    /objects/center (n, 3) float64, scale (n,) float64, salient_fallback (n,) bool
+    /objects/validation, sample_metrics                        (n,) str (JSON)
 
-Points are in the normalised frame: ``original = point / scale + center``.
-SDF values are negative inside. Datasets are float32 unless configured float16.
+Rows of every set are in random order, so a contiguous window is a uniform
+random subset: the reader draws subsets with one read per set. SDF values
+are negative inside. Points are in the normalised frame:
+``original = point / scale + center``.
+
+Concatenated datasets were chosen over per-object groups by measurement
+(``benchmarks/sampling.py reader``); the writer keeps the ``groups`` layout
+only so that the benchmark can compare the two.
 """
 
 from __future__ import annotations
@@ -21,13 +30,18 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from . import SDF_SIGN_CONVENTION, SHARD_SCHEMA_VERSION
 from .atomic import atomic_path
+from .sampling import POINT_SETS
 
-SAMPLE_KEYS = ("surface", "salient", "volume", "near_surface")
+SAMPLE_KEYS = tuple(POINT_SETS)
+#: Rows per chunk when a shard is compressed (compression needs chunking).
+CHUNK_ROWS = 16384
+STRING_COLUMNS = ("source", "location", "name", "params_hash", "validation", "sample_metrics")
 
 
 @contextmanager
@@ -52,75 +66,126 @@ def sample_store_writer(path: str | Path):
             yield add
 
 
+def read_sample_store(path: str | Path, object_id: str) -> dict:
+    """Arrays of one object from a sample store: ``{set: (rows, columns) float32}``."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return {key: handle[object_id][key][()] for key in SAMPLE_KEYS}
+
+
+def sample_store_rows(path: str | Path, object_ids: list[str]) -> dict[str, list[int]]:
+    """Row count per set and object, in ``object_ids`` order, without reading the arrays."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return {key: [handle[object_id][key].shape[0] for object_id in object_ids] for key in SAMPLE_KEYS}
+
+
+def _string_array(values) -> np.ndarray:
+    return np.array([str(value) for value in values], dtype=object)
+
+
 def write_shard(
     path: str | Path,
-    sample_store: str | Path,
     objects: list[dict],
+    load_arrays: Callable[[str], dict],
+    row_counts: dict[str, list[int]],
     file_attrs: dict,
     dtype: str = "float32",
     compression: str | None = None,
+    layout: str = "concatenated",
 ) -> None:
-    """Write the final shard file from a sample store.
+    """Write a final shard, atomically (temp file, then rename).
 
     Parameters
     ----------
     path : output ``.h5``
-    sample_store : the sample job's store
-    objects : list of dict
-        One per object to include, in order: ``object_id``, ``source``,
-        ``location``, ``name``, ``center`` (3 floats), ``scale``,
-        ``params_hash``, ``salient_fallback``, ``validation`` (dict).
+    objects : list of dict, one per object in shard order
+        ``object_id``; optional ``source``, ``location``, ``name``,
+        ``params_hash``, ``center`` (3,), ``scale``, ``salient_fallback``,
+        ``validation`` (dict), ``sample_metrics`` (dict).
+    load_arrays : callable ``object_id -> {set: (rows, columns) array}``
+        Called once per object, in order; only one object is in memory at a time.
+    row_counts : dict ``set -> [rows per object]``
     file_attrs : dict
-        ``shard``, ``params`` (dict), ``package_versions`` (dict).
+        ``shard``; optional ``params`` (dict), ``package_versions`` (dict), ``volume_bound``.
     dtype : ``"float32"`` or ``"float16"``
-    compression : None, ``"lzf"`` or ``"gzip"``
+    compression : None, ``"none"``, ``"lzf"`` or ``"gzip"``
+    layout : ``"concatenated"`` (the format) or ``"groups"`` (benchmark comparison only)
     """
     import h5py
 
     compression = None if compression in (None, "none") else compression
+    ids = [obj["object_id"] for obj in objects]
     with atomic_path(path) as temporary:
-        with h5py.File(temporary, "w", track_order=True) as out, h5py.File(sample_store, "r") as samples:
+        with h5py.File(temporary, "w", track_order=True) as out:
             out.attrs["schema_version"] = SHARD_SCHEMA_VERSION
+            out.attrs["layout"] = layout
             out.attrs["sdf_sign_convention"] = SDF_SIGN_CONVENTION
-            out.attrs["shard"] = file_attrs["shard"]
+            out.attrs["point_sets"] = json.dumps(POINT_SETS)
+            out.attrs["dtype"] = dtype
+            out.attrs["shard"] = str(file_attrs["shard"])
             out.attrs["num_objects"] = len(objects)
-            out.attrs["params"] = json.dumps(file_attrs["params"], sort_keys=True)
-            out.attrs["package_versions"] = json.dumps(file_attrs["package_versions"], sort_keys=True)
-            out.create_dataset(
-                "object_ids", data=np.array([o["object_id"] for o in objects], dtype=object),
-                dtype=h5py.string_dtype(), track_times=False,
-            )
-            root = out.create_group("objects", track_order=True)
-            for obj in objects:
-                group = root.create_group(obj["object_id"])
-                for key in SAMPLE_KEYS:
-                    data = samples[obj["object_id"]][key][()].astype(dtype)
-                    chunks = (min(len(data), 8192), data.shape[1]) if compression and len(data) else None
-                    group.create_dataset(key, data=data, compression=compression, chunks=chunks, track_times=False)
-                for key in ("source", "location", "name", "params_hash"):
-                    group.attrs[key] = str(obj[key])
-                group.attrs["center"] = np.asarray(obj["center"], dtype=np.float64)
-                group.attrs["scale"] = float(obj["scale"])
-                group.attrs["salient_fallback"] = bool(obj["salient_fallback"])
-                group.attrs["validation"] = json.dumps(obj["validation"], sort_keys=True, default=float)
+            out.attrs["volume_bound"] = float(file_attrs.get("volume_bound", float("nan")))
+            out.attrs["params"] = json.dumps(file_attrs.get("params", {}), sort_keys=True, default=str)
+            out.attrs["package_versions"] = json.dumps(file_attrs.get("package_versions", {}), sort_keys=True)
+            _write_object_table(out.create_group("objects"), objects)
+            if layout == "concatenated":
+                datasets, offsets = {}, {}
+                for key, columns in POINT_SETS.items():
+                    counts = np.asarray(row_counts[key], dtype=np.int64)
+                    offsets[key] = np.concatenate([[0], np.cumsum(counts)])
+                    out.create_dataset(f"offsets/{key}", data=offsets[key], track_times=False)
+                    total, width = int(offsets[key][-1]), len(columns.split())
+                    chunks = (min(CHUNK_ROWS, max(total, 1)), width) if compression else None
+                    datasets[key] = out.create_dataset(
+                        key, shape=(total, width), dtype=dtype, chunks=chunks, compression=compression, track_times=False
+                    )
+                for position, object_id in enumerate(ids):
+                    arrays = load_arrays(object_id)
+                    for key in SAMPLE_KEYS:
+                        start, stop = offsets[key][position], offsets[key][position + 1]
+                        if stop > start:
+                            datasets[key][start:stop] = arrays[key].astype(dtype)
+            elif layout == "groups":
+                groups = out.create_group("groups", track_order=True)
+                for object_id in ids:
+                    arrays = load_arrays(object_id)
+                    group = groups.create_group(object_id)
+                    for key in SAMPLE_KEYS:
+                        data = arrays[key].astype(dtype)
+                        chunks = (min(CHUNK_ROWS, max(len(data), 1)), data.shape[1]) if compression else None
+                        group.create_dataset(key, data=data, chunks=chunks, compression=compression, track_times=False)
+            else:
+                raise ValueError(f"unknown shard layout {layout!r}")
 
 
-def read_shard_object(path: str | Path, object_id: str) -> tuple[dict, dict]:
-    """Read every array and attribute of one object.
-
-    Returns
-    -------
-    arrays : dict of ``surface, salient, volume, near_surface`` numpy arrays
-    attrs : dict
-    """
+def _write_object_table(group, objects: list[dict]) -> None:
     import h5py
 
-    with h5py.File(path, "r") as handle:
-        group = handle["objects"][object_id]
-        arrays = {key: group[key][()] for key in SAMPLE_KEYS}
-        attrs = dict(group.attrs)
-    attrs["validation"] = json.loads(attrs["validation"])
-    return arrays, attrs
+    strings = h5py.string_dtype()
+    n = len(objects)
+    group.create_dataset("object_id", data=_string_array(o["object_id"] for o in objects), dtype=strings)
+    for column in STRING_COLUMNS:
+        values = [o.get(column, "") for o in objects]
+        values = [json.dumps(v, sort_keys=True, default=float) if isinstance(v, dict) else v for v in values]
+        group.create_dataset(column, data=_string_array(values), dtype=strings)
+    group.create_dataset("center", data=np.array([o.get("center", (0.0, 0.0, 0.0)) for o in objects], dtype=np.float64).reshape(n, 3))
+    group.create_dataset("scale", data=np.array([o.get("scale", 1.0) for o in objects], dtype=np.float64))
+    group.create_dataset("salient_fallback", data=np.array([bool(o.get("salient_fallback", False)) for o in objects]))
+
+
+def write_shard_arrays(path: str | Path, items: Iterable[tuple[str, dict]], file_attrs: dict, **options) -> None:
+    """:func:`write_shard` from in-memory ``(object_id, arrays)`` pairs (tests, benchmarks)."""
+    items = list(items)
+    arrays_by_id = dict(items)
+    row_counts = {key: [len(arrays[key]) for _, arrays in items] for key in SAMPLE_KEYS}
+    write_shard(path, [{"object_id": object_id} for object_id, _ in items], arrays_by_id.__getitem__, row_counts, file_attrs, **options)
+
+
+def _decode(values) -> list[str]:
+    return [value.decode() if isinstance(value, bytes) else str(value) for value in values]
 
 
 def shard_object_ids(path: str | Path) -> list[str]:
@@ -128,4 +193,58 @@ def shard_object_ids(path: str | Path) -> list[str]:
     import h5py
 
     with h5py.File(path, "r") as handle:
-        return [value.decode() if isinstance(value, bytes) else value for value in handle["object_ids"][()]]
+        return _decode(handle["objects/object_id"][()])
+
+
+def shard_objects(path: str | Path):
+    """The shard's per-object table as a DataFrame (JSON columns decoded to dicts)."""
+    import h5py
+    import pandas as pd
+
+    with h5py.File(path, "r") as handle:
+        table = handle["objects"]
+        frame = pd.DataFrame({"object_id": _decode(table["object_id"][()])})
+        for column in STRING_COLUMNS:
+            frame[column] = _decode(table[column][()])
+        center = table["center"][()]
+        frame["center_x"], frame["center_y"], frame["center_z"] = center[:, 0], center[:, 1], center[:, 2]
+        frame["scale"] = table["scale"][()]
+        frame["salient_fallback"] = table["salient_fallback"][()].astype(bool)
+    for column in ("validation", "sample_metrics"):
+        frame[column] = [json.loads(value) if value else {} for value in frame[column]]
+    return frame
+
+
+def object_rows(handle, key: str, position: int) -> tuple[object, int, int]:
+    """The dataset holding one object's rows of a set, and the row range: ``(dataset, start, stop)``."""
+    if handle.attrs["layout"] == "groups":
+        object_id = handle["objects/object_id"][position]
+        object_id = object_id.decode() if isinstance(object_id, bytes) else object_id
+        dataset = handle[f"groups/{object_id}/{key}"]
+        return dataset, 0, dataset.shape[0]
+    offsets = handle[f"offsets/{key}"]
+    return handle[key], int(offsets[position]), int(offsets[position + 1])
+
+
+def read_shard_object(path: str | Path, object_id: str) -> tuple[dict, dict]:
+    """Every array and the metadata of one object.
+
+    Returns
+    -------
+    arrays : dict ``set -> (rows, columns)`` float32
+    meta : dict
+        The object's row of :func:`shard_objects`.
+    """
+    import h5py
+
+    objects = shard_objects(path)
+    matches = np.flatnonzero(objects["object_id"].to_numpy() == object_id)
+    if len(matches) == 0:
+        raise KeyError(f"{object_id} is not in {path}")
+    position = int(matches[0])
+    with h5py.File(path, "r") as handle:
+        arrays = {}
+        for key in SAMPLE_KEYS:
+            dataset, start, stop = object_rows(handle, key, position)
+            arrays[key] = dataset[start:stop].astype(np.float32)
+    return arrays, objects.iloc[position].to_dict()

@@ -1,32 +1,24 @@
-"""Index job: one table over all shards, object id -> shard file and group."""
+"""Index job: one table over the whole build, object id -> status, shard file and position."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from ..atomic import write_table
-from ..shards import shard_object_ids
+from ..index import STAGES, build_index, object_table
 
 
-def run(shard_files: list[str], index_parquet: str) -> None:
-    """Write ``index_parquet`` with ``object_id, shard, shard_file, position, group``.
+def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[str], index_parquet: str) -> None:
+    """Write ``index_parquet`` (columns: :data:`shapeprep.index.INDEX_COLUMNS`).
 
-    ``shard_file`` is relative to the index's folder, so the dataset can be moved as a whole.
+    Parameters
+    ----------
+    status_tables : dict ``stage -> per-shard status parquet paths`` for every stage.
     """
-    root = Path(index_parquet).parent
-    rows = []
-    for path in shard_files:
-        for position, object_id in enumerate(shard_object_ids(path)):
-            rows.append(
-                {
-                    "object_id": object_id,
-                    "shard": Path(path).stem,
-                    "shard_file": os.path.relpath(path, root),
-                    "position": position,
-                    "group": f"objects/{object_id}",
-                }
-            )
-    write_table(pd.DataFrame(rows, columns=["object_id", "shard", "shard_file", "position", "group"]), index_parquet)
+    stage_tables = {
+        stage: pd.concat([pd.read_parquet(path) for path in status_tables[stage]], ignore_index=True) for stage in STAGES
+    }
+    table = object_table(pd.read_parquet(manifest), stage_tables)
+    write_table(build_index(table, shard_files, Path(index_parquet).parent), index_parquet)

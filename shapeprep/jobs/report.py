@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..atomic import atomic_path, write_table
 from ..provenance import package_versions
-from ..report import STAGES, object_table, render_html
+from ..index import STAGES, object_table
+from ..report import render_html
 
 
 def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[str], objects_parquet: str,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from ..manifest import read_shard_list
 from ..provenance import package_versions, params_hash
-from ..shards import write_shard
+from ..shards import read_sample_store, sample_store_rows, write_shard
 from ..stage import STATUS_COLUMNS, read_status
+
+SAMPLE_METRICS = ("salient_engine", "salient_edges", "salient_offset", "volume_inside_fraction")
 
 
 def run(shard_list: str, normalize_status: str, validate_status: str, sample_status: str, sample_store: str,
@@ -42,10 +45,14 @@ def run(shard_list: str, normalize_status: str, validate_status: str, sample_sta
                 "params_hash": object_hash,
                 "salient_fallback": bool(sampled.loc[object_id, "salient_fallback"]),
                 "validation": validation,
+                "sample_metrics": {key: sampled.loc[object_id, key] for key in SAMPLE_METRICS},
             }
         )
     write_shard(
-        shard_file, sample_store, records,
-        {"shard": shard, "params": build_params, "package_versions": package_versions()},
+        shard_file, records, partial(read_sample_store, sample_store), sample_store_rows(sample_store, passed),
+        {
+            "shard": shard, "params": build_params, "package_versions": package_versions(),
+            "volume_bound": build_params["sample"]["volume_bound"],
+        },
         dtype=params["dtype"], compression=params["compression"],
     )

@@ -1,0 +1,95 @@
+"""The build's global index: one row per object with its final status and, when it
+reached a shard, the shard file and position.
+
+Both the index and the report start from :func:`object_table`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .shards import shard_objects
+
+#: Stages in pipeline order; an object's final status comes from the first one that failed it.
+STAGES = ("normalize", "watertight", "validate", "sample")
+
+
+def object_table(manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per manifest object with its final status and every stage's figures.
+
+    Parameters
+    ----------
+    manifest : DataFrame with ``object_id, source, name, file_format, shard``
+    stage_tables : dict
+        ``stage -> concatenated status tables`` for :data:`STAGES`.
+
+    Returns
+    -------
+    DataFrame
+        Manifest columns, ``status`` (``ok`` or ``failed``), ``failed_stage``,
+        ``reason``, ``message``, and ``<stage>_<column>`` for every stage column.
+    """
+    table = manifest.copy()
+    table["status"], table["failed_stage"], table["reason"], table["message"] = "failed", "", "", ""
+    decided = pd.Series(False, index=table.index)
+    for stage in STAGES:
+        stage_table = stage_tables.get(stage)
+        if stage_table is None or stage_table.empty:
+            continue
+        renamed = stage_table.rename(columns={c: f"{stage}_{c}" for c in stage_table.columns if c != "object_id"})
+        table = table.merge(renamed, on="object_id", how="left")
+        failed = (table[f"{stage}_status"] == "failed") & ~decided
+        table.loc[failed, "failed_stage"] = stage
+        table.loc[failed, "reason"] = table.loc[failed, f"{stage}_reason"]
+        table.loc[failed, "message"] = table.loc[failed, f"{stage}_message"]
+        decided |= failed
+    last = stage_tables.get(STAGES[-1])
+    if last is not None and not last.empty:
+        ok = set(last.loc[last["status"] == "ok", "object_id"])
+        table.loc[table["object_id"].isin(ok) & ~decided, "status"] = "ok"
+    never_reached = (table["status"] == "failed") & (table["failed_stage"] == "")
+    table.loc[never_reached, ["failed_stage", "reason"]] = ["unknown", "not_processed"]
+    return table
+
+
+
+INDEX_COLUMNS = ["object_id", "source", "name", "shard", "status", "failed_stage", "reason",
+                 "shard_file", "position", "salient_fallback"]
+
+
+def build_index(table: pd.DataFrame, shard_files: list[str], index_folder: str | Path) -> pd.DataFrame:
+    """Join the object table with the shards' contents.
+
+    Parameters
+    ----------
+    table : :func:`object_table` output
+    shard_files : final shard paths
+    index_folder : folder the index is written to; ``shard_file`` is relative to it
+        so that the dataset folder can be moved as a whole.
+
+    Returns
+    -------
+    DataFrame with :data:`INDEX_COLUMNS`; ``shard_file`` is empty and
+    ``position`` is -1 for objects that are in no shard.
+    """
+    located = []
+    for path in shard_files:
+        objects = shard_objects(path)
+        located.append(pd.DataFrame({
+            "object_id": objects["object_id"],
+            "shard_file": os.path.relpath(path, index_folder),
+            "position": range(len(objects)),
+            "salient_fallback": objects["salient_fallback"],
+        }))
+    located = pd.concat(located, ignore_index=True) if located else pd.DataFrame(columns=INDEX_COLUMNS[-3:] + ["object_id"])
+    index = table.merge(located, on="object_id", how="left")
+    index["shard_file"] = index["shard_file"].fillna("")
+    index["position"] = index["position"].fillna(-1).astype("int64")
+    index["salient_fallback"] = index["salient_fallback"].fillna(False).astype(bool)
+    for column in INDEX_COLUMNS:
+        if column not in index:
+            index[column] = ""
+    return index[INDEX_COLUMNS]
