@@ -199,7 +199,7 @@ def items_per_second(dataset, workers: int, epochs: int = 2) -> float:
 def part_reader(meshes, objects: int) -> None:
     import h5py
 
-    from shapeprep.data import ShardDataset
+    from shapeprep.data import DEFAULT_COUNTS, ShardDataset
     from shapeprep.provenance import object_rng
     from shapeprep.sampling import sample_object
     from shapeprep.shards import write_shard_arrays
@@ -224,13 +224,13 @@ def part_reader(meshes, objects: int) -> None:
         "concatenated, chunked 16k rows, gzip": dict(layout="concatenated", dtype="float32", compression="gzip"),
         "per-object groups, contiguous float32": dict(layout="groups", dtype="float32", compression=None),
     }
-    probe = ShardDataset([], check=False)
-    print(f"\n## Reader: {objects} objects, per item {probe.surface_points} surface + {probe.salient_points} salient "
-          f"+ {probe.volume_points + probe.near_surface_points + probe.near_salient_points} SDF queries; files in page cache")
+    counts = DEFAULT_COUNTS
+    query_total = counts["volume"] + counts["near_surface"] + counts["near_salient"]
+    print(f"\n## Reader: {objects} objects, per item {counts['surface']} surface + {counts['salient']} salient "
+          f"+ {query_total} SDF queries, batch 8; files in page cache")
     print("| data | MB on disk | items/s, 0 workers | items/s, 2 workers | ratio to Dora npz (0 / 2 workers) |\n|---|---|---|---|---|")
     npz_mb = sum(p.stat().st_size for p in npz_paths) / 1e6
-    query_total = probe.volume_points + probe.near_surface_points + probe.near_salient_points
-    dora = DoraNpzDataset(npz_paths, probe.surface_points + probe.salient_points, query_total)
+    dora = DoraNpzDataset(npz_paths, counts["surface"] + counts["salient"], query_total)
     dora_rates = [items_per_second(dora, workers) for workers in (0, 2)]
     print(f"| Dora npz per object (np.load + random choice) | {npz_mb:.0f} | {dora_rates[0]:.1f} | {dora_rates[1]:.1f} | 1.0 / 1.0 |", flush=True)
     for label, options in layouts.items():

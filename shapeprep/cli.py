@@ -2,6 +2,7 @@
 
     shapeprep watertight IN OUT --res 512 [--backend cpu|cubvh|auto] [--frame original|normalized]
     shapeprep validate MESH [--source SRC --res R] [--frame original|normalized]
+    shapeprep export SHARD|INDEX OUT --layout dora|step1x|hunyuan [--object ID ...]
 
 Exit status: 0 on success, 1 when ``validate`` finds the mesh invalid,
 2 on bad input (unreadable file, unsupported format, bad option).
@@ -95,6 +96,35 @@ def validate_command(args) -> int:
     return 1 if record["reasons"] else 0
 
 
+def export_command(args) -> int:
+    from .export import export_shard
+
+    source = Path(args.source)
+    if source.suffix == ".parquet":
+        import pandas as pd
+
+        index = pd.read_parquet(source)
+        index = index[(index["status"] == "ok") & (index["shard_file"] != "")]
+        if args.object:
+            missing = set(args.object) - set(index["object_id"])
+            if missing:
+                raise ValueError(f"not in {source} (or not ok): {', '.join(sorted(missing))}")
+            index = index[index["object_id"].isin(args.object)]
+        shards = {source.parent / name: group["object_id"].tolist() for name, group in index.groupby("shard_file")}
+    else:
+        shards = {source: args.object or None}
+    written = []
+    for shard, object_ids in shards.items():
+        # One export.json per shard folder keeps every object's centre and scale.
+        folder = Path(args.output) / Path(shard).stem if len(shards) > 1 else Path(args.output)
+        try:
+            written += export_shard(shard, folder, args.layout, object_ids)
+        except KeyError as error:
+            raise ValueError(error.args[0]) from None
+    print(json.dumps({"layout": args.layout, "files": len(written), "output": str(args.output)}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .watertight import WatertightOptions
 
@@ -127,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Frame MESH is in: the source's original frame or the normalised one.")
     validate.add_argument("--samples", type=int, default=20000, help="Points per surface for the deviation.")
     validate.set_defaults(handler=validate_command)
+
+    export = commands.add_parser("export", help="Write shard objects in a peer's npz layout (positive-inside SDF).")
+    export.add_argument("source", help="A shard .h5, or the build's index.parquet (every ok object).")
+    export.add_argument("output", help="Output folder.")
+    export.add_argument("--layout", choices=["dora", "step1x", "hunyuan"], required=True)
+    export.add_argument("--object", action="append", help="Object id to export (repeatable; default: all).")
+    export.set_defaults(handler=export_command)
     return parser
 
 

@@ -31,6 +31,7 @@ CONFIG = {
     "sample": {
         "surface_points": 1024, "salient_points": 512, "volume_points": 1024,
         "near_surface_sigmas": [0.005, 0.05], "near_surface_points_per_sigma": 256,
+        "near_salient_sigmas": [0.005], "near_salient_points_per_sigma": 300,
     },
 }
 
@@ -85,19 +86,46 @@ def test_every_object_ends_ok_or_failed_with_reason(build):
 def test_shards_hold_exactly_the_passed_objects(build):
     table = pd.read_parquet(build / "results" / "report" / "objects.parquet")
     index = pd.read_parquet(build / "results" / "index.parquet")
-    assert set(index["object_id"]) == set(table.loc[table["status"] == "ok", "object_id"])
-    for row in index.itertuples():
+    # The index covers every object; the ok ones point into a shard, the rest carry their reason.
+    assert set(index["object_id"]) == set(table["object_id"])
+    failed = index[index["status"] == "failed"]
+    assert (failed["shard_file"] == "").all() and (failed["position"] == -1).all() and (failed["reason"] != "").all()
+    in_shards = index[index["status"] == "ok"]
+    assert set(in_shards["object_id"]) == set(table.loc[table["status"] == "ok", "object_id"])
+    for row in in_shards.itertuples():
         shard_file = build / "results" / row.shard_file
         assert shard_object_ids(shard_file)[row.position] == row.object_id
-        arrays, attrs = read_shard_object(shard_file, row.object_id)
+        arrays, meta = read_shard_object(shard_file, row.object_id)
         assert arrays["surface"].shape == (1024, 6) and arrays["salient"].shape == (512, 6)
         assert arrays["volume"].shape == (1024, 4) and arrays["near_surface"].shape == (512, 4)
-        assert attrs["validation"]["boundary_edges"] == 0
-        assert attrs["scale"] > 0 and attrs["center"].shape == (3,)
+        assert arrays["near_salient"].shape == (300, 4)
+        assert meta["validation"]["boundary_edges"] == 0
+        assert meta["scale"] > 0 and meta["salient_fallback"] == row.salient_fallback
         with h5py.File(shard_file) as handle:
             assert handle.attrs["sdf_sign_convention"].startswith("negative inside")
-            assert handle.attrs["schema_version"] == 1
+            assert handle.attrs["schema_version"] == 2 and handle.attrs["layout"] == "concatenated"
+            assert handle.attrs["volume_bound"] == 1.05
             assert "watertight" in json.loads(handle.attrs["params"])
+            assert "h5py" in json.loads(handle.attrs["package_versions"])
+
+
+def test_flat_plane_without_sharp_edges_is_kept_and_flagged(build):
+    index = pd.read_parquet(build / "results" / "index.parquet").set_index("name")
+    assert index.loc["TwoSidedPlane.glb", "status"] == "ok"
+    assert bool(index.loc["TwoSidedPlane.glb", "salient_fallback"])
+    assert not bool(index.loc["fandisk.obj", "salient_fallback"])
+
+
+def test_dataset_reads_the_build_through_the_index(build):
+    from shapeprep.data import ShardDataset
+
+    dataset = ShardDataset(build / "results" / "index.parquet", surface_points=256, salient_points=128,
+                           volume_points=200, near_surface_points=100, near_salient_points=100, seed=3)
+    index = pd.read_parquet(build / "results" / "index.parquet")
+    assert len(dataset) == int((index["status"] == "ok").sum())
+    assert len(ShardDataset(build / "results" / "index.parquet", require_salient=True)) == len(dataset) - 1
+    item = dataset[0]
+    assert tuple(item["query_points"].shape) == (400, 3) and tuple(item["surface"].shape) == (256, 6)
 
 
 def test_fandisk_surface_maps_back_to_the_source_frame(build):
@@ -107,10 +135,11 @@ def test_fandisk_surface_maps_back_to_the_source_frame(build):
     table = pd.read_parquet(build / "results" / "report" / "objects.parquet").set_index("name")
     object_id = table.loc["fandisk.obj", "object_id"]
     shard_file = build / "results" / index.set_index("object_id").loc[object_id, "shard_file"]
-    arrays, attrs = read_shard_object(shard_file, object_id)
-    original = arrays["surface"][:, :3] / attrs["scale"] + attrs["center"]
+    arrays, meta = read_shard_object(shard_file, object_id)
+    center = np.array([meta["center_x"], meta["center_y"], meta["center_z"]])
+    original = arrays["surface"][:, :3] / meta["scale"] + center
     vertices, _ = load_mesh(shared_mesh("fandisk.obj"))
-    voxel_in_source = 2.0 / 47 / attrs["scale"]
+    voxel_in_source = 2.0 / 47 / meta["scale"]
     lower, upper = vertices.min(axis=0), vertices.max(axis=0)
     assert (original >= lower - 2 * voxel_in_source).all() and (original <= upper + 2 * voxel_in_source).all()
 
@@ -153,7 +182,7 @@ def test_rerun_in_another_folder_gives_identical_arrays(build, tmp_path):
     first = pd.read_parquet(build / "results" / "index.parquet")
     second = pd.read_parquet(tmp_path / "results" / "index.parquet")
     assert first["object_id"].tolist() == second["object_id"].tolist()
-    for row in first.itertuples():
+    for row in first[first["status"] == "ok"].itertuples():
         a, _ = read_shard_object(build / "results" / row.shard_file, row.object_id)
         b, _ = read_shard_object(tmp_path / "results" / row.shard_file, row.object_id)
         for key in SAMPLE_KEYS:
