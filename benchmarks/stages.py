@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from shapeprep.errors import MeshError
-from shapeprep.jobs.sample import sample_object
+from shapeprep.sampling import sample_object
 from shapeprep.loaders import load_mesh
 from shapeprep.normalize import normalize_mesh
 from shapeprep.provenance import object_rng

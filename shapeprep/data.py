@@ -41,18 +41,28 @@ DEFAULT_COUNTS = {"surface": 16384, "salient": 16384, "volume": 8192, "near_surf
 QUERY_SETS = ("volume", "near_surface", "near_salient")
 
 
-def _resolve_shards(source) -> list[Path]:
-    """Shard paths from an index parquet, a shard path, or a list of shard paths."""
+def _list_objects(source, require_salient: bool) -> list[tuple[str, int, str]]:
+    """``(shard path, position, object id)`` per object, from an index parquet, a shard, or a list of shards.
+
+    With an index no shard is opened here, so start-up stays fast at 500k objects.
+    """
     if isinstance(source, (str, Path)) and str(source).endswith(".parquet"):
         import pandas as pd
 
         index = pd.read_parquet(source)
-        in_shards = index[(index["status"] == "ok") & index["shard_file"].notna() & (index["shard_file"] != "")]
+        index = index[(index["status"] == "ok") & (index["shard_file"] != "")]
+        if require_salient:
+            index = index[~index["salient_fallback"].astype(bool)]
         root = Path(source).parent
-        return [root / name for name in dict.fromkeys(in_shards["shard_file"])]
-    if isinstance(source, (str, Path)):
-        return [Path(source)]
-    return [Path(path) for path in source]
+        return [(str(root / row.shard_file), int(row.position), row.object_id) for row in index.itertuples()]
+    paths = [source] if isinstance(source, (str, Path)) else source
+    items = []
+    for path in paths:
+        table = shard_objects(path)
+        for position, row in table.iterrows():
+            if not (require_salient and row["salient_fallback"]):
+                items.append((str(path), int(position), row["object_id"]))
+    return items
 
 
 class ShardDataset(_DatasetBase):
@@ -106,13 +116,7 @@ class ShardDataset(_DatasetBase):
         }
         self.subset, self.occupancy, self.seed, self.tensors = subset, occupancy, seed, tensors
         self.epoch = 0
-        self.items: list[tuple[str, int, str]] = []
-        for path in _resolve_shards(source):
-            table = shard_objects(path)
-            for position, row in table.iterrows():
-                if require_salient and row["salient_fallback"]:
-                    continue
-                self.items.append((str(path), int(position), row["object_id"]))
+        self.items = _list_objects(source, require_salient)
         self._handles: dict = {}
         self._offsets: dict = {}
         self._pid = None

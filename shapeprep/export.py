@@ -81,9 +81,8 @@ def hunyuan_arrays(arrays: dict) -> tuple[dict[str, np.ndarray], dict[str, np.nd
 
 
 def _save_npz(path: Path, arrays: dict) -> Path:
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
     return path
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .index import STAGES
 
+
 def stage_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Objects entering, passing and failing each stage.
 

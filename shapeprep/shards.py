@@ -28,9 +28,9 @@ only so that the benchmark can compare the two.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -54,16 +54,15 @@ def sample_store_writer(path: str | Path):
     """
     import h5py
 
-    with atomic_path(path) as temporary:
-        with h5py.File(temporary, "w", track_order=True) as handle:
+    with atomic_path(path) as temporary, h5py.File(temporary, "w", track_order=True) as handle:
 
-            def add(object_id: str, arrays: dict, metrics: dict) -> None:
-                group = handle.create_group(object_id)
-                for key in SAMPLE_KEYS:
-                    group.create_dataset(key, data=arrays[key], track_times=False)
-                group.attrs["metrics"] = json.dumps(metrics, default=float)
+        def add(object_id: str, arrays: dict, metrics: dict) -> None:
+            group = handle.create_group(object_id)
+            for key in SAMPLE_KEYS:
+                group.create_dataset(key, data=arrays[key], track_times=False)
+            group.attrs["metrics"] = json.dumps(metrics, default=float)
 
-            yield add
+        yield add
 
 
 def read_sample_store(path: str | Path, object_id: str) -> dict:
@@ -118,47 +117,46 @@ def write_shard(
 
     compression = None if compression in (None, "none") else compression
     ids = [obj["object_id"] for obj in objects]
-    with atomic_path(path) as temporary:
-        with h5py.File(temporary, "w", track_order=True) as out:
-            out.attrs["schema_version"] = SHARD_SCHEMA_VERSION
-            out.attrs["layout"] = layout
-            out.attrs["sdf_sign_convention"] = SDF_SIGN_CONVENTION
-            out.attrs["point_sets"] = json.dumps(POINT_SETS)
-            out.attrs["dtype"] = dtype
-            out.attrs["shard"] = str(file_attrs["shard"])
-            out.attrs["num_objects"] = len(objects)
-            out.attrs["volume_bound"] = float(file_attrs.get("volume_bound", float("nan")))
-            out.attrs["params"] = json.dumps(file_attrs.get("params", {}), sort_keys=True, default=str)
-            out.attrs["package_versions"] = json.dumps(file_attrs.get("package_versions", {}), sort_keys=True)
-            _write_object_table(out.create_group("objects"), objects)
-            if layout == "concatenated":
-                datasets, offsets = {}, {}
-                for key, columns in POINT_SETS.items():
-                    counts = np.asarray(row_counts[key], dtype=np.int64)
-                    offsets[key] = np.concatenate([[0], np.cumsum(counts)])
-                    out.create_dataset(f"offsets/{key}", data=offsets[key], track_times=False)
-                    total, width = int(offsets[key][-1]), len(columns.split())
-                    chunks = (min(CHUNK_ROWS, max(total, 1)), width) if compression else None
-                    datasets[key] = out.create_dataset(
-                        key, shape=(total, width), dtype=dtype, chunks=chunks, compression=compression, track_times=False
-                    )
-                for position, object_id in enumerate(ids):
-                    arrays = load_arrays(object_id)
-                    for key in SAMPLE_KEYS:
-                        start, stop = offsets[key][position], offsets[key][position + 1]
-                        if stop > start:
-                            datasets[key][start:stop] = arrays[key].astype(dtype)
-            elif layout == "groups":
-                groups = out.create_group("groups", track_order=True)
-                for object_id in ids:
-                    arrays = load_arrays(object_id)
-                    group = groups.create_group(object_id)
-                    for key in SAMPLE_KEYS:
-                        data = arrays[key].astype(dtype)
-                        chunks = (min(CHUNK_ROWS, max(len(data), 1)), data.shape[1]) if compression else None
-                        group.create_dataset(key, data=data, chunks=chunks, compression=compression, track_times=False)
-            else:
-                raise ValueError(f"unknown shard layout {layout!r}")
+    with atomic_path(path) as temporary, h5py.File(temporary, "w", track_order=True) as out:
+        out.attrs["schema_version"] = SHARD_SCHEMA_VERSION
+        out.attrs["layout"] = layout
+        out.attrs["sdf_sign_convention"] = SDF_SIGN_CONVENTION
+        out.attrs["point_sets"] = json.dumps(POINT_SETS)
+        out.attrs["dtype"] = dtype
+        out.attrs["shard"] = str(file_attrs["shard"])
+        out.attrs["num_objects"] = len(objects)
+        out.attrs["volume_bound"] = float(file_attrs.get("volume_bound", float("nan")))
+        out.attrs["params"] = json.dumps(file_attrs.get("params", {}), sort_keys=True, default=str)
+        out.attrs["package_versions"] = json.dumps(file_attrs.get("package_versions", {}), sort_keys=True)
+        _write_object_table(out.create_group("objects"), objects)
+        if layout == "concatenated":
+            datasets, offsets = {}, {}
+            for key, columns in POINT_SETS.items():
+                counts = np.asarray(row_counts[key], dtype=np.int64)
+                offsets[key] = np.concatenate([[0], np.cumsum(counts)])
+                out.create_dataset(f"offsets/{key}", data=offsets[key], track_times=False)
+                total, width = int(offsets[key][-1]), len(columns.split())
+                chunks = (min(CHUNK_ROWS, max(total, 1)), width) if compression else None
+                datasets[key] = out.create_dataset(
+                    key, shape=(total, width), dtype=dtype, chunks=chunks, compression=compression, track_times=False
+                )
+            for position, object_id in enumerate(ids):
+                arrays = load_arrays(object_id)
+                for key in SAMPLE_KEYS:
+                    start, stop = offsets[key][position], offsets[key][position + 1]
+                    if stop > start:
+                        datasets[key][start:stop] = arrays[key].astype(dtype)
+        elif layout == "groups":
+            groups = out.create_group("groups", track_order=True)
+            for object_id in ids:
+                arrays = load_arrays(object_id)
+                group = groups.create_group(object_id)
+                for key in SAMPLE_KEYS:
+                    data = arrays[key].astype(dtype)
+                    chunks = (min(CHUNK_ROWS, max(len(data), 1)), data.shape[1]) if compression else None
+                    group.create_dataset(key, data=data, chunks=chunks, compression=compression, track_times=False)
+        else:
+            raise ValueError(f"unknown shard layout {layout!r}")
 
 
 def _write_object_table(group, objects: list[dict]) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..atomic import atomic_path, write_table
-from ..provenance import package_versions
 from ..index import STAGES, object_table
+from ..provenance import package_versions
 from ..report import render_html
 
 
