@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from .atomic import atomic_path
 from .errors import MeshError
 
+
 def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
     """Why a member must not be extracted, or None when it is safe.
 
