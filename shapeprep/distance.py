@@ -33,8 +33,9 @@ class IglDistance:
         self.tree = igl.AABB()
         self.tree.init(self.vertices, self.faces)
 
-    def _query(self, points: np.ndarray, want_closest: bool):
-        """Chunked ``AABB.squared_distance``: squared distance, face and (optionally) closest point."""
+    def query(self, points: np.ndarray, want_closest: bool):
+        """Chunked ``AABB.squared_distance``: squared distance ``(k,)``, closest element ``(k,)`` and
+        (when ``want_closest``) closest point ``(k, 3)``, else None."""
         points = np.ascontiguousarray(points, dtype=np.float64)
         squared = np.empty(len(points), dtype=np.float64)
         face = np.empty(len(points), dtype=np.int64)
@@ -61,7 +62,7 @@ class IglDistance:
         squared : (k,) float64
         face : (k,) int64
         """
-        squared, face, _ = self._query(points, want_closest=False)
+        squared, face, _ = self.query(points, want_closest=False)
         return squared, face
 
     def closest_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +77,7 @@ class IglDistance:
         closest : (k, 3) float64
         distance : (k,) float64
         """
-        squared, _, closest = self._query(points, want_closest=True)
+        squared, _, closest = self.query(points, want_closest=True)
         return closest, np.sqrt(squared)
 
     def winding_number(self, points: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .salient import farthest_point_indices
-from .shards import SAMPLE_KEYS, object_rows, shard_objects
+from .shards import read_object_arrays, shard_objects
 
 #: Dora's default point count for both surface sets.
 DORA_COUNT = 32768
@@ -130,11 +130,7 @@ def export_shard(shard: str | Path, folder: str | Path, layout: str, object_ids:
         for position, row in table.iterrows():
             if wanted is not None and row["object_id"] not in wanted:
                 continue
-            arrays = {}
-            for key in SAMPLE_KEYS:
-                dataset, start, stop = object_rows(handle, key, int(position))
-                arrays[key] = dataset[start:stop].astype(np.float32)
-            paths = export_object(arrays, row["object_id"], folder, layout, bound)
+            paths = export_object(read_object_arrays(handle, int(position)), row["object_id"], folder, layout, bound)
             written += paths
             manifest[row["object_id"]] = {
                 "files": [str(path.relative_to(folder)) for path in paths],

@@ -21,7 +21,7 @@ STAGE_MODULES = {
         "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "jobs/watertight"
     ],
     "validate": ["validate", "distance", "surface", "stage", "jobs/validate"],
-    "sample": ["sampling", "salient", "sdf", "surface", "shards", "stage", "jobs/sample"],
+    "sample": ["sampling", "salient", "sdf", "distance", "surface", "shards", "stage", "jobs/sample"],
     "shard": ["shards", "sampling", "jobs/shard"],
     "index": ["index", "shards", "jobs/index"],
     "report": ["report", "index", "jobs/report"],

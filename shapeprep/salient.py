@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .distance import IglDistance
 from .surface import face_normals
 
 
@@ -182,13 +183,7 @@ def nearest_edge(vertices: np.ndarray, edges: np.ndarray, points: np.ndarray) ->
     edge : (k,) int64
     distance : (k,) float64
     """
-    import igl
-
-    tree = igl.AABB()
-    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-    edges = np.ascontiguousarray(edges, dtype=np.int64)
-    tree.init(vertices, edges)
-    squared, edge, _ = tree.squared_distance(vertices, edges, np.ascontiguousarray(points, dtype=np.float64))
+    squared, edge = IglDistance(vertices, edges).squared_distance_and_face(points)
     return edge, np.sqrt(squared)
 
 

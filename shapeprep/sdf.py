@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .distance import IglDistance
+
 #: Winding number above which a point is inside.
 INSIDE_WINDING = 0.5
 #: Fast-winding-number accuracy of the first pass (libigl's default is 2; 1 is
@@ -68,13 +70,9 @@ class SignedDistance:
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, chunk_size: int = 1 << 20):
         import igl
 
-        self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-        self.faces = np.ascontiguousarray(faces, dtype=np.int64)
-        self.chunk_size = chunk_size
-        self.distance_tree = igl.AABB()
-        self.distance_tree.init(self.vertices, self.faces)
+        self.distance = IglDistance(vertices, faces, chunk_size)
         self.winding_tree = igl.FastWindingNumberBVH()
-        self.winding_tree.init(self.vertices, self.faces)
+        self.winding_tree.init(self.distance.vertices, self.distance.faces)
 
     def query(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance, closest face and winding number per point.
@@ -95,15 +93,8 @@ class SignedDistance:
         points = np.asarray(points, dtype=np.float64)
         order = morton_order(points)
         ordered = np.ascontiguousarray(points[order])
-        squared = np.empty(len(points))
-        face = np.empty(len(points), dtype=np.int64)
-        winding = np.empty(len(points))
-        for start in range(0, len(points), self.chunk_size):
-            chunk = ordered[start : start + self.chunk_size]
-            squared[start : start + len(chunk)], face[start : start + len(chunk)], _ = self.distance_tree.squared_distance(
-                self.vertices, self.faces, chunk
-            )
-            winding[start : start + len(chunk)] = self.winding(chunk)
+        squared, face = self.distance.squared_distance_and_face(ordered)
+        winding = self.winding(ordered)
         sdf = np.sqrt(squared)
         sdf[winding > INSIDE_WINDING] *= -1.0
         inverse = np.empty_like(order)
@@ -128,9 +119,7 @@ class SignedDistance:
         face : (k,) int64
         closest : (k, 3) float64
         """
-        squared, face, closest = self.distance_tree.squared_distance(
-            self.vertices, self.faces, np.ascontiguousarray(points, dtype=np.float64)
-        )
+        squared, face, closest = self.distance.query(points, want_closest=True)
         return np.sqrt(squared), face, closest
 
     def __call__(self, points: np.ndarray) -> np.ndarray:

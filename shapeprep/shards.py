@@ -224,6 +224,15 @@ def object_rows(handle, key: str, position: int) -> tuple[object, int, int]:
     return handle[key], int(offsets[position]), int(offsets[position + 1])
 
 
+def read_object_arrays(handle, position: int) -> dict:
+    """Every set of the object at ``position`` of an open shard: ``{set: (rows, columns) float32}``."""
+    arrays = {}
+    for key in SAMPLE_KEYS:
+        dataset, start, stop = object_rows(handle, key, position)
+        arrays[key] = dataset[start:stop].astype(np.float32)
+    return arrays
+
+
 def read_shard_object(path: str | Path, object_id: str) -> tuple[dict, dict]:
     """Every array and the metadata of one object.
 
@@ -241,8 +250,5 @@ def read_shard_object(path: str | Path, object_id: str) -> tuple[dict, dict]:
         raise KeyError(f"{object_id} is not in {path}")
     position = int(matches[0])
     with h5py.File(path, "r") as handle:
-        arrays = {}
-        for key in SAMPLE_KEYS:
-            dataset, start, stop = object_rows(handle, key, position)
-            arrays[key] = dataset[start:stop].astype(np.float32)
+        arrays = read_object_arrays(handle, position)
     return arrays, objects.iloc[position].to_dict()
