@@ -1,4 +1,4 @@
-# shapeprep: raw meshes -> normalized -> watertight -> validated -> sampled -> HDF5 shards -> report.
+# shapeprep: sources -> downloads -> normalized -> watertight -> validated -> sampled -> HDF5 shards -> report.
 # The job unit is a shard (many objects), so the DAG stays small at 500k objects.
 
 
@@ -15,6 +15,7 @@ validate(config, "config/schema.yaml")
 
 include: "rules/common.smk"
 include: "rules/manifest.smk"
+include: "rules/download.smk"
 include: "rules/meshes.smk"
 include: "rules/samples.smk"
 include: "rules/report.smk"

@@ -25,6 +25,20 @@ def stage_params(stage):
     return {**config.get(stage, {}), "code": stage_code_hash(stage)}
 
 
+def download_params():
+    """The download settings an outcome depends on (speed settings are read by the job itself)."""
+    keys = ("cache_dir", "max_attempts", "max_zip_members", "max_zip_bytes")
+    return {key: config["download"][key] for key in keys} | {
+        "code": stage_code_hash("download")
+    }
+
+
+def build_params():
+    """Every stage's parameters, written into each shard as provenance."""
+    stages = {stage: stage_params(stage) for stage in STAGES}
+    return stages | {"download": download_params(), "curate": config["curate"]}
+
+
 def rule_resource(stage, key):
     """threads / mem_mb / runtime of a stage from config["resources"]."""
     return config["resources"].get(stage, {}).get(key, DEFAULT_RESOURCES[key])

@@ -5,6 +5,7 @@
 checkpoint manifest:
     output:
         manifest=result("manifest", "manifest.parquet"),
+        filtered=result("manifest", "filtered.parquet"),
         shard_lists=expand(result("manifest", "shards", "{shard}.tsv"), shard=SHARDS),
     log:
         result("logs", "manifest.log"),

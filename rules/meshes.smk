@@ -1,9 +1,10 @@
-# Per-shard mesh stages: normalize -> watertight -> validate.
+# Per-shard mesh stages: normalize (with curation filters) -> watertight -> validate.
 
 
 rule normalize:
     input:
         shard_list=shard_list,
+        downloads=rules.download.output.status,
     output:
         meshes=result("normalized", "{shard}.h5"),
         status=result("normalized", "{shard}.status.parquet"),
@@ -19,6 +20,7 @@ rule normalize:
         runtime=rule_resource("normalize", "runtime"),
     params:
         normalize=stage_params("normalize"),
+        curate=config["curate"],
     script:
         "../scripts/normalize.py"
 

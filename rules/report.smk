@@ -4,6 +4,8 @@
 rule index:
     input:
         manifest=rules.manifest.output.manifest,
+        filtered=rules.manifest.output.filtered,
+        download=expand(result("downloaded", "{shard}.status.parquet"), shard=SHARDS),
         normalize=expand(result("normalized", "{shard}.status.parquet"), shard=SHARDS),
         watertight=expand(result("watertight", "{shard}.status.parquet"), shard=SHARDS),
         validate=expand(result("validated", "{shard}.status.parquet"), shard=SHARDS),
@@ -25,6 +27,8 @@ rule index:
 rule report:
     input:
         manifest=rules.manifest.output.manifest,
+        filtered=rules.manifest.output.filtered,
+        download=expand(result("downloaded", "{shard}.status.parquet"), shard=SHARDS),
         normalize=expand(result("normalized", "{shard}.status.parquet"), shard=SHARDS),
         watertight=expand(result("watertight", "{shard}.status.parquet"), shard=SHARDS),
         validate=expand(result("validated", "{shard}.status.parquet"), shard=SHARDS),

@@ -46,6 +46,6 @@ rule shard:
         runtime=rule_resource("shard", "runtime"),
     params:
         shard=stage_params("shard"),
-        build={stage: stage_params(stage) for stage in STAGES},
+        build=build_params(),
     script:
         "../scripts/shard.py"

@@ -7,8 +7,8 @@ from shapeprep.stage import job_logging
 
 def main(smk):
     with job_logging(smk.log[0]):
-        status_tables = {stage: list(smk.input[stage]) for stage in ("normalize", "watertight", "validate", "sample")}
-        index.run(smk.input.manifest, status_tables, list(smk.input.shards), smk.output.index)
+        status_tables = {stage: list(smk.input[stage]) for stage in index.STAGES}
+        index.run(smk.input.manifest, smk.input.filtered, status_tables, list(smk.input.shards), smk.output.index)
 
 
 if __name__ == "__main__":

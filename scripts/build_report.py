@@ -9,6 +9,7 @@ def main(smk):
     with job_logging(smk.log[0]):
         report.run(
             smk.input.manifest,
+            smk.input.filtered,
             {stage: list(smk.input[stage]) for stage in report.STAGES},
             list(smk.input.shards), smk.output.objects, smk.output.objects_csv, smk.output.html, smk.params.provenance,
         )

@@ -7,7 +7,7 @@ from shapeprep.stage import job_logging
 
 def main(smk):
     with job_logging(smk.log[0]):
-        normalize.run(smk.input.shard_list, smk.output.meshes, smk.output.status, smk.params.normalize)
+        normalize.run(smk.input.downloads, smk.output.meshes, smk.output.status, smk.params.normalize, smk.params.curate)
 
 
 if __name__ == "__main__":

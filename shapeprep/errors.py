@@ -22,3 +22,7 @@ class MeshError(Exception):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+
+
+class Filtered(MeshError):
+    """An object a curation filter left out on purpose (status ``filtered``, not ``failed``)."""

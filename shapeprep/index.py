@@ -13,24 +13,29 @@ import pandas as pd
 
 from .shards import shard_objects
 
-#: Stages in pipeline order; an object's final status comes from the first one that failed it.
-STAGES = ("normalize", "watertight", "validate", "sample")
+#: Stages in pipeline order; an object's final status comes from the first one that did not pass it.
+STAGES = ("download", "normalize", "watertight", "validate", "sample")
 
 
-def object_table(manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per manifest object with its final status and every stage's figures.
+def object_table(
+    manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame], filtered: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per object with its final status and every stage's figures.
 
     Parameters
     ----------
     manifest : DataFrame with ``object_id, source, name, file_format, shard``
     stage_tables : dict
         ``stage -> concatenated status tables`` for :data:`STAGES`.
+    filtered : objects the sources' selection left out (``object_id, source,
+        name, reason, message``); they get status ``filtered`` at stage ``manifest``.
 
     Returns
     -------
     DataFrame
-        Manifest columns, ``status`` (``ok`` or ``failed``), ``failed_stage``,
-        ``reason``, ``message``, and ``<stage>_<column>`` for every stage column.
+        Manifest columns, ``status`` (``ok``, ``failed`` or ``filtered``),
+        ``failed_stage`` (the stage that stopped the object), ``reason``,
+        ``message``, and ``<stage>_<column>`` for every stage column.
     """
     table = manifest.copy()
     table["status"], table["failed_stage"], table["reason"], table["message"] = "failed", "", "", ""
@@ -41,7 +46,8 @@ def object_table(manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame]) 
             continue
         renamed = stage_table.rename(columns={c: f"{stage}_{c}" for c in stage_table.columns if c != "object_id"})
         table = table.merge(renamed, on="object_id", how="left")
-        failed = (table[f"{stage}_status"] == "failed") & ~decided
+        failed = table[f"{stage}_status"].isin(["failed", "filtered"]) & ~decided
+        table.loc[failed, "status"] = table.loc[failed, f"{stage}_status"]
         table.loc[failed, "failed_stage"] = stage
         table.loc[failed, "reason"] = table.loc[failed, f"{stage}_reason"]
         table.loc[failed, "message"] = table.loc[failed, f"{stage}_message"]
@@ -52,6 +58,9 @@ def object_table(manifest: pd.DataFrame, stage_tables: dict[str, pd.DataFrame]) 
         table.loc[table["object_id"].isin(ok) & ~decided, "status"] = "ok"
     never_reached = (table["status"] == "failed") & (table["failed_stage"] == "")
     table.loc[never_reached, ["failed_stage", "reason"]] = ["unknown", "not_processed"]
+    if filtered is not None and len(filtered):
+        left_out = filtered.assign(status="filtered", failed_stage="manifest")
+        table = pd.concat([table, left_out], ignore_index=True)
     return table
 
 

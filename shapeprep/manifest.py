@@ -75,26 +75,44 @@ def list_local_objects(root: str, pattern: str = "**/*") -> pd.DataFrame:
     return frame.drop_duplicates("object_id", keep="first")
 
 
-def build_manifest(sources: dict, num_shards: int) -> pd.DataFrame:
+def build_manifest(sources: dict, num_shards: int, cache_dir: str | Path = "cache") -> tuple[pd.DataFrame, pd.DataFrame]:
     """All objects of the configured sources with their shard.
 
     Parameters
     ----------
     sources : dict
-        The ``sources`` config section; ``local`` is a list of
-        ``{"path": folder, "glob": pattern}``.
+        The ``sources`` config section: ``local`` (list of ``{"path", "glob"}``),
+        ``objaverse_xl`` (list of ``{"metadata", "limit", "min_aesthetic_score"}``),
+        ``objaverse`` (list of ``{"uids", "limit"}``).
     num_shards : int
+    cache_dir : where ``hf://`` metadata tables are kept
 
     Returns
     -------
-    DataFrame sorted by ``object_id``, columns :data:`MANIFEST_COLUMNS`.
+    (manifest, filtered)
+        ``manifest`` sorted by ``object_id`` with :data:`MANIFEST_COLUMNS` first
+        and any metadata columns after; an object listed by several sources is
+        kept once (local first). ``filtered``: objects the sources' selection
+        dropped, with :data:`shapeprep.sources.FILTERED_COLUMNS`.
     """
+    from .sources import FILTERED_COLUMNS, list_objaverse_uids, list_objaverse_xl
+
     frames = [list_local_objects(entry["path"], entry.get("glob", "**/*")) for entry in sources.get("local", [])]
+    filtered = []
+    for entry in sources.get("objaverse_xl", []):
+        objects, dropped = list_objaverse_xl(entry, cache_dir)
+        frames.append(objects)
+        filtered.append(dropped)
+    frames += [list_objaverse_uids(entry) for entry in sources.get("objaverse", [])]
     frames = [frame for frame in frames if len(frame)]
     manifest = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MANIFEST_COLUMNS[:-1])
     manifest = manifest.drop_duplicates("object_id", keep="first").sort_values("object_id", ignore_index=True)
     manifest["shard"] = [shard_name(shard_of(oid, num_shards)) for oid in manifest["object_id"]]
-    return manifest[MANIFEST_COLUMNS]
+    filtered = [frame for frame in filtered if len(frame)]
+    filtered = pd.concat(filtered, ignore_index=True) if filtered else pd.DataFrame(columns=FILTERED_COLUMNS)
+    filtered = filtered[~filtered["object_id"].isin(manifest["object_id"])].drop_duplicates("object_id")
+    extra = [column for column in manifest.columns if column not in MANIFEST_COLUMNS]
+    return manifest[MANIFEST_COLUMNS + extra], filtered.reset_index(drop=True)
 
 
 def write_shard_lists(manifest: pd.DataFrame, num_shards: int, paths: dict) -> None:
@@ -114,7 +132,7 @@ def write_shard_lists(manifest: pd.DataFrame, num_shards: int, paths: dict) -> N
 
     for index in range(num_shards):
         name = shard_name(index)
-        rows = manifest[manifest["shard"] == name]
+        rows = manifest.loc[manifest["shard"] == name, MANIFEST_COLUMNS]
         with atomic_path(paths[name]) as temporary:
             rows.to_csv(temporary, sep="\t", index=False)
 

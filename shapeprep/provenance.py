@@ -15,8 +15,9 @@ from pathlib import Path
 #: Package modules each stage's output depends on. A change in any of them
 #: changes the stage's code hash and so reruns that stage and everything after.
 STAGE_MODULES = {
-    "manifest": ["manifest", "jobs/manifest"],
-    "normalize": ["loaders", "normalize", "meshstore", "stage", "jobs/normalize"],
+    "manifest": ["manifest", "sources", "jobs/manifest"],
+    "download": ["download", "archives", "mirrors", "jobs/download"],
+    "normalize": ["loaders", "normalize", "curate", "meshstore", "stage", "jobs/normalize"],
     "watertight": [
         "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "jobs/watertight"
     ],

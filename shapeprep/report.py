@@ -21,27 +21,28 @@ def stage_counts(table: pd.DataFrame) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame indexed by stage with ``attempted, ok, failed``.
+    DataFrame indexed by stage with ``attempted, ok, failed, filtered``.
     """
     rows = []
     for stage in STAGES:
         column = f"{stage}_status"
         status = table[column] if column in table else pd.Series(dtype=object)
-        rows.append({"stage": stage, "attempted": int(status.notna().sum()), "ok": int((status == "ok").sum()), "failed": int((status == "failed").sum())})
+        rows.append({"stage": stage, "attempted": int(status.notna().sum()), "ok": int((status == "ok").sum()),
+                     "failed": int((status == "failed").sum()), "filtered": int((status == "filtered").sum())})
     return pd.DataFrame(rows).set_index("stage")
 
 
 def failure_table(table: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
-    """Failures grouped by stage and reason, with counts and example object names.
+    """Failed and filtered objects grouped by stage and reason, with counts and example object names.
 
     Returns
     -------
-    DataFrame with ``failed_stage, reason, count, examples``.
+    DataFrame with ``status, failed_stage, reason, count, examples``.
     """
-    failed = table[table["status"] == "failed"]
+    failed = table[table["status"] != "ok"]
     if failed.empty:
-        return pd.DataFrame(columns=["failed_stage", "reason", "count", "examples"])
-    grouped = failed.groupby(["failed_stage", "reason"], sort=False)
+        return pd.DataFrame(columns=["status", "failed_stage", "reason", "count", "examples"])
+    grouped = failed.groupby(["status", "failed_stage", "reason"], sort=False)
     summary = grouped.agg(count=("object_id", "size"), examples=("name", lambda names: ", ".join(map(str, names[:examples]))))
     return summary.reset_index().sort_values("count", ascending=False, ignore_index=True)
 
@@ -119,7 +120,8 @@ def render_html(table: pd.DataFrame, shard_bytes: dict[str, int], provenance: di
     summary = {
         "objects": len(table),
         "ok": ok,
-        "failed": len(table) - ok,
+        "failed": int((table["status"] == "failed").sum()),
+        "filtered": int((table["status"] == "filtered").sum()),
         "shards": len(shard_bytes),
         "shard bytes": f"{sum(shard_bytes.values()) / 1e6:.1f} MB",
     }
@@ -133,7 +135,7 @@ def render_html(table: pd.DataFrame, shard_bytes: dict[str, int], provenance: di
         "<h2>Summary</h2>", pd.DataFrame([summary]).to_html(index=False),
         "<h2>Objects per stage</h2>", counts.to_html(),
         "<h2>Objects per source</h2>", per_source.to_html(),
-        "<h2>Failures by stage and reason</h2>",
+        "<h2>Failed and filtered objects by stage and reason</h2>",
         failures.to_html(index=False) if len(failures) else "<p>No failures.</p>",
         "<h2>Distributions</h2><div class='figs'>",
         *[f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>" for title, png in figures.items()],

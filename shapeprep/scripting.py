@@ -47,6 +47,7 @@ def snakemake_standin(argv: list[str] | None = None) -> SimpleNamespace:
     for name in ("input", "output", "params", "wildcards"):
         parser.add_argument(f"--{name}", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--log", default=None, help="log file (default: stderr)")
+    parser.add_argument("--config", default="{}", help="JSON of the config sections a script reads directly")
     args = parser.parse_args(argv)
     return SimpleNamespace(
         input=_pairs(args.input, parse_json=True),
@@ -54,4 +55,5 @@ def snakemake_standin(argv: list[str] | None = None) -> SimpleNamespace:
         params=_pairs(args.params, parse_json=True),
         wildcards=_pairs(args.wildcards, parse_json=False),
         log=[args.log] if args.log else [None],
+        config=json.loads(args.config),
     )

@@ -1,10 +1,11 @@
 """Run one stage over the objects of a shard without letting one object sink the shard.
 
-Each object yields a status row: ``object_id, status ('ok' | 'failed'),
+Each object yields a status row: ``object_id, status ('ok' | 'failed' | 'filtered'),
 reason, message, seconds`` plus the stage's own scalar metrics. A
 :class:`~shapeprep.errors.MeshError` is an expected refusal with its
 reason; any other exception is recorded as ``internal_error`` with its
-traceback in the job log, and the shard goes on.
+traceback in the job log, and the shard goes on. A
+:class:`~shapeprep.errors.Filtered` (a curation filter) gives status ``filtered``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .errors import MeshError
+from .errors import Filtered, MeshError
 
 STATUS_COLUMNS = ["object_id", "status", "reason", "message", "seconds"]
 
@@ -66,6 +67,9 @@ def run_objects(
             if failure:  # a checked object that did not pass keeps its metrics
                 row.update(status="failed", reason=failure[0], message=failure[1])
             row.update(flatten_record(metrics))
+        except Filtered as error:
+            row.update(status="filtered", reason=error.reason, message=error.message)
+            logger.info("%s %s filtered: %s", stage, object_id, error)
         except MeshError as error:
             row.update(status="failed", reason=error.reason, message=error.message)
             logger.warning("%s %s failed: %s", stage, object_id, error)

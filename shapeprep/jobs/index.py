@@ -10,7 +10,8 @@ from ..atomic import write_table
 from ..index import STAGES, build_index, object_table
 
 
-def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[str], index_parquet: str) -> None:
+def run(manifest: str, filtered: str, status_tables: dict[str, list[str]], shard_files: list[str],
+        index_parquet: str) -> None:
     """Write ``index_parquet`` (columns: :data:`shapeprep.index.INDEX_COLUMNS`).
 
     Parameters
@@ -20,5 +21,5 @@ def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[st
     stage_tables = {
         stage: pd.concat([pd.read_parquet(path) for path in status_tables[stage]], ignore_index=True) for stage in STAGES
     }
-    table = object_table(pd.read_parquet(manifest), stage_tables)
+    table = object_table(pd.read_parquet(manifest), stage_tables, pd.read_parquet(filtered))
     write_table(build_index(table, shard_files, Path(index_parquet).parent), index_parquet)

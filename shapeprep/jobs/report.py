@@ -13,8 +13,8 @@ from ..provenance import package_versions
 from ..report import render_html
 
 
-def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[str], objects_parquet: str,
-        objects_csv: str, report_html: str, provenance: dict) -> None:
+def run(manifest: str, filtered: str, status_tables: dict[str, list[str]], shard_files: list[str],
+        objects_parquet: str, objects_csv: str, report_html: str, provenance: dict) -> None:
     """Write the per-object status table (parquet and CSV) and the report page.
 
     Parameters
@@ -29,7 +29,7 @@ def run(manifest: str, status_tables: dict[str, list[str]], shard_files: list[st
         stage: pd.concat([pd.read_parquet(path) for path in status_tables[stage]], ignore_index=True)
         for stage in STAGES
     }
-    table = object_table(pd.read_parquet(manifest), stage_tables)
+    table = object_table(pd.read_parquet(manifest), stage_tables, pd.read_parquet(filtered))
     write_table(table, objects_parquet)
     with atomic_path(objects_csv) as temporary:
         table.to_csv(temporary, index=False)

@@ -1,0 +1,29 @@
+# Per-shard downloads: I/O-bound, so one thread each; objaverse's process pool
+# (download.processes) gives the concurrency. With download.localrule the jobs
+# run where Snakemake runs (a login or transfer node with internet access).
+
+
+rule download:
+    input:
+        shard_list=shard_list,
+    output:
+        status=result("downloaded", "{shard}.status.parquet"),
+    log:
+        result("logs", "download", "{shard}.log"),
+    benchmark:
+        result("benchmarks", "download", "{shard}.tsv")
+    localrule: config["download"]["localrule"]
+    conda:
+        "../envs/shapeprep.yaml"
+    threads: 1
+    resources:
+        mem_mb=rule_resource("download", "mem_mb"),
+        runtime=rule_resource("download", "runtime"),
+        downloads=1,
+    params:
+        download=download_params(),
+        journal=lambda wildcards: result(
+            "downloaded", f"{wildcards.shard}.journal.jsonl"
+        ),
+    script:
+        "../scripts/download.py"
