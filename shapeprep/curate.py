@@ -126,9 +126,11 @@ def face_components(num_vertices: int, faces: np.ndarray) -> tuple[int, np.ndarr
 def far_parts(vertices: np.ndarray, faces: np.ndarray, factor: float) -> tuple[np.ndarray, int]:
     """Faces to keep when parts far from the main body are dropped.
 
-    The main body is the part with the largest area. A part is far when the
-    gap between its bounding box and the main body's exceeds ``factor`` times
-    the main body's bounding-box diagonal.
+    The main body grows from the part with the largest area: any part whose
+    bounding box lies within ``factor`` times the body's bounding-box diagonal
+    of the body's box joins it, and the body's box grows, until no part joins.
+    Multi-part objects (an engine of 60 parts) stay whole; a lamp standing
+    three room-widths away from a chair does not join.
 
     Returns
     -------
@@ -136,7 +138,7 @@ def far_parts(vertices: np.ndarray, faces: np.ndarray, factor: float) -> tuple[n
     dropped : number of parts dropped
     """
     count, labels = face_components(len(vertices), faces)
-    if count == 1:
+    if count <= 1:
         return np.ones(len(faces), dtype=bool), 0
     area = np.bincount(labels, weights=triangle_areas(vertices, faces), minlength=count)
     corners = vertices[faces]
@@ -144,12 +146,16 @@ def far_parts(vertices: np.ndarray, faces: np.ndarray, factor: float) -> tuple[n
     upper = np.full((count, 3), -np.inf)
     np.minimum.at(lower, labels, corners.min(axis=1))
     np.maximum.at(upper, labels, corners.max(axis=1))
-    main = int(area.argmax())
-    gap = np.maximum(0.0, np.maximum(lower - upper[main], lower[main] - upper))
-    distance = np.linalg.norm(gap, axis=1)
-    diagonal = np.linalg.norm(upper[main] - lower[main])
-    far = distance > factor * diagonal
-    return ~far[labels], int(far.sum())
+    body = np.zeros(count, dtype=bool)
+    body[area.argmax()] = True
+    while True:
+        body_lower, body_upper = lower[body].min(axis=0), upper[body].max(axis=0)
+        gap = np.linalg.norm(np.maximum(0.0, np.maximum(lower - body_upper, body_lower - upper)), axis=1)
+        joining = ~body & (gap <= factor * np.linalg.norm(body_upper - body_lower))
+        if not joining.any():
+            break
+        body |= joining
+    return body[labels], int((~body).sum())
 
 
 def curate_shape(vertices: np.ndarray, faces: np.ndarray, params: dict) -> dict:

@@ -249,3 +249,29 @@ def test_journal_skips_a_torn_last_line(tmp_path):
         handle.write('{"kind": "outcome", "obj')
     assert list(journal.outcomes()) == ["a"]
     assert json.loads(journal.path.read_text().splitlines()[0])["object_id"] == "a"
+
+
+def test_objaverse_v1_uids_through_load_objects(world, tmp_path):
+    """Objaverse 1.0: a published uid, an unknown uid, and a listed uid whose file is gone."""
+    server, _, _ = world
+    uids = ["0" * 31 + "1", "e" * 32, "0" * 31 + "3"]
+    objects = pd.DataFrame({"object_id": uids, "source": "objaverse", "location": uids})
+    with network_settings(server.mirrors, timeout_seconds=20):
+        table = download_shard(objects, tmp_path / "cache", tmp_path / "journal.jsonl", PARAMS).set_index("object_id")
+    assert table["state"].tolist() == ["downloaded", "missing", "missing"]
+    assert table["reason"].tolist() == ["", "not_in_objaverse", "http_404"]
+    assert str(tmp_path / "cache") in table.loc[uids[0], "path"]
+    assert (tmp_path / "cache" / "objaverse" / "hf-objaverse-v1" / "object-paths.json.gz").exists()
+
+
+def test_torn_object_paths_file_is_fetched_again(world, tmp_path):
+    from shapeprep.download import fetch_object_paths
+
+    server, _, _ = world
+    target = tmp_path / "object-paths.json.gz"
+    target.write_bytes(b"\x1f\x8b\x08\x00torn")
+    with network_settings(server.mirrors, timeout_seconds=20):
+        fetch_object_paths(str(tmp_path))
+    import gzip
+
+    assert "0" * 31 + "1" in json.loads(gzip.decompress(target.read_bytes()))
