@@ -8,7 +8,7 @@
   ``git http-backend`` (smart HTTP, so objaverse's ``git clone --depth 1`` works).
 
 Faults are injected per path: ``fail_once`` answers 500 once, ``stall`` sleeps
-before answering. Every request path is logged in ``requests``.
+before answering; ``latency`` delays every request. Every request path is logged in ``requests``.
 :data:`MIRRORS` maps the real hosts onto it (see :mod:`shapeprep.mirrors`).
 """
 
@@ -37,6 +37,7 @@ class ObjaverseServer:
         (self.root / "git").mkdir(parents=True, exist_ok=True)
         self.fail_once: set[str] = set()
         self.stall: dict[str, float] = {}
+        self.latency = 0.0  # seconds added to every request, to imitate a distant server
         self.requests: list[str] = []
         server = self
 
@@ -74,6 +75,8 @@ class ObjaverseServer:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path.split("?", 1)[0]
         self.requests.append(path)
+        if self.latency:
+            time.sleep(self.latency)
         if path in self.stall:
             time.sleep(self.stall[path])
         if path in self.fail_once:
