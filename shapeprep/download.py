@@ -164,8 +164,9 @@ class Journal:
         return records
 
     def events(self, call: str) -> dict[str, dict]:
-        """Last callback event per object id in one call."""
-        return {r["object_id"]: r for r in self.records() if r.get("kind") == "event" and r.get("call") == call}
+        """Last found / modified / missing event per object id in one call."""
+        return {r["object_id"]: r for r in self.records()
+                if r.get("kind") == "event" and r.get("call") == call and r.get("event") != "new"}
 
     def outcomes(self) -> dict[str, dict]:
         """Last recorded outcome per object id (any earlier run)."""
@@ -173,11 +174,13 @@ class Journal:
 
 
 def record_event(journal_path: str, call: str, event: str, *, file_identifier: str, metadata=None, **fields) -> None:
-    """objaverse callback (found / modified / missing): journal the event.
+    """objaverse callback (found / modified / missing / new): journal the event.
 
     Runs in objaverse's worker processes, so it only appends a line. The object
     id of an Objaverse-XL object is its expected sha256: ``sha256`` for found
-    and missing objects, ``old_sha256`` for modified ones.
+    and missing objects, ``old_sha256`` for modified ones. ``new`` events are
+    files of a cloned repository that the metadata does not list; they are
+    journaled for the record and not downloaded.
     """
     object_id = fields.get("old_sha256") or fields.get("sha256")
     record = {"kind": "event", "call": call, "event": event, "object_id": object_id, "file_identifier": file_identifier}
@@ -246,8 +249,13 @@ def settle_github(object_id: str, identifier: str, event: dict | None, cache_dir
     except MeshError as error:
         if error.reason == "zip_member_missing":
             return Outcome("missing", "not_in_repository", error.message)
-        # A zip another job is still writing reads as corrupt: worth another try.
-        return Outcome("failed", error.reason, error.message, final=error.reason != "zip_corrupt")
+        if error.reason == "zip_corrupt":
+            # objaverse copies the zip into place non-atomically: a killed job
+            # leaves a torn one that objaverse would never replace. Removing it
+            # makes the next try clone again.
+            archive.unlink(missing_ok=True)
+            return Outcome("failed", error.reason, error.message, final=False)
+        return Outcome("failed", error.reason, error.message)
     actual = file_sha256(target)
     if actual != object_id:
         target.unlink()
@@ -264,7 +272,10 @@ def settle_file(object_id: str, identifier: str, event: dict | None, returned: d
         if not (event and event["event"] == "found"):  # objaverse's cached copy: check it ourselves
             actual = file_sha256(path)
             if actual != object_id:
-                return Outcome("modified", "hash_mismatch", f"cached file has sha256 {actual}, {object_id} expected")
+                # A copy torn by a killed job, or a modified file cached by an
+                # earlier run: remove it so the next try downloads and tells.
+                os.unlink(path)
+                return Outcome("failed", "cached_file_mismatch", f"cached file had sha256 {actual}", final=False)
         return Outcome("downloaded", path=str(path))
     if event and event["event"] == "missing":
         return Outcome("missing", "not_in_objaverse", "objaverse has no object for this identifier")
@@ -296,6 +307,7 @@ def xl_batch(objects: pd.DataFrame, cache_dir, journal: Journal, processes: int,
             handle_found_object=functools.partial(callback, "found"),
             handle_modified_object=functools.partial(callback, "modified"),
             handle_missing_object=functools.partial(callback, "missing"),
+            handle_new_object=functools.partial(callback, "new"),
             save_repo_format="zip",
         )
     except Exception as exc:  # one object's error must not lose the batch

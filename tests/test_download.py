@@ -44,7 +44,8 @@ def world(tmp_path_factory):
                                        uid["gone"]: None, uid["plane"]: glbs["TwoSidedPlane.glb"]})
     meshes = {"fandisk.obj": mesh_bytes("fandisk.obj"), "parts/spot.obj": mesh_bytes("spot.obj"),
               "suzanne.obj": mesh_bytes("suzanne.obj")}
-    commit = server.git_repository("shapes", "meshes", meshes)
+    unlisted = {"extra/unlisted.obj": b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"}
+    commit = server.git_repository("shapes", "meshes", {**meshes, **unlisted})
     bomb_commit = server.git_repository("shapes", "bomb", {"woody.obj": mesh_bytes("woody.obj"),
                                                            "padding.bin": bytes(3 << 20)})
 
@@ -275,3 +276,32 @@ def test_torn_object_paths_file_is_fetched_again(world, tmp_path):
     import gzip
 
     assert "0" * 31 + "1" in json.loads(gzip.decompress(target.read_bytes()))
+
+
+def test_copies_torn_by_a_killed_job_are_fetched_again(world, tmp_path):
+    """objaverse copies into its cache in place: a kill can leave a truncated glb or zip at the final name."""
+    server, objects, _ = world
+    cache = tmp_path / "cache"
+    chosen = objects.loc[["tree", "fandisk"]].reset_index()
+    torn_glb = cache / "objaverse" / "hf-objaverse-v1" / "glbs" / "000-001" / f"{'0' * 31}1.glb"
+    torn_glb.parent.mkdir(parents=True)
+    torn_glb.write_bytes(shared_mesh("low-poly-tree.glb").read_bytes()[:1000])
+    torn_zip = github_zip_path(cache, objects.loc["fandisk", "location"])
+    torn_zip.parent.mkdir(parents=True)
+    torn_zip.write_bytes(b"PK\x03\x04 torn")
+    with network_settings(server.mirrors, timeout_seconds=20):
+        table = download_shard(chosen, cache, tmp_path / "journal.jsonl", PARAMS)
+    assert table["state"].tolist() == ["downloaded", "downloaded"]
+    assert (table["attempts"] >= 2).all()
+
+
+def test_files_the_metadata_does_not_list_are_journaled_as_new(downloaded):
+    from shapeprep.download import stored_path
+
+    _, cache = downloaded
+    events = [r for r in Journal(cache.parent / "journal.jsonl").records() if r.get("event") == "new"]
+    # A call that asks for only some of a repository's objects reports the others as new too.
+    unlisted = [r for r in events if r["file_identifier"].endswith("/extra/unlisted.obj")]
+    assert unlisted
+    new_id = unlisted[0]["object_id"]
+    assert len(new_id) == 64 and not stored_path(cache, new_id, ".obj").exists()
