@@ -2,13 +2,14 @@
 
 import os
 
+from shapeprep import cluster
 from shapeprep.provenance import stage_code_hash
 
 SHARDS = [f"{index:05d}" for index in range(config["shards"]["num_shards"])]
 
 STAGES = ["normalize", "watertight", "validate", "sample"]
 
-DEFAULT_RESOURCES = {"threads": 1, "mem_mb": 4000, "runtime": 60}
+DEFAULT_RESOURCES = cluster.DEFAULT_RESOURCES
 
 
 wildcard_constraints:
@@ -42,6 +43,13 @@ def build_params():
 def rule_resource(stage, key):
     """threads / mem_mb / runtime of a stage from config["resources"]."""
     return config["resources"].get(stage, {}).get(key, DEFAULT_RESOURCES[key])
+
+
+def shard_resources(stage):
+    """runtime / mem_mb (and GPU, partition) of a per-shard job; see shapeprep.cluster."""
+    return cluster.shard_resources(
+        config, stage, lambda shard: result("manifest", "shards", f"{shard}.tsv")
+    )
 
 
 def shard_list(wildcards):

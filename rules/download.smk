@@ -17,8 +17,7 @@ rule download:
         "../envs/shapeprep.yaml"
     threads: 1
     resources:
-        mem_mb=rule_resource("download", "mem_mb"),
-        runtime=rule_resource("download", "runtime"),
+        **shard_resources("download"),
         downloads=1,
     params:
         download=download_params(),

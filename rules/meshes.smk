@@ -16,8 +16,7 @@ rule normalize:
         "../envs/shapeprep.yaml"
     threads: rule_resource("normalize", "threads")
     resources:
-        mem_mb=rule_resource("normalize", "mem_mb"),
-        runtime=rule_resource("normalize", "runtime"),
+        **shard_resources("normalize"),
     params:
         normalize=stage_params("normalize"),
         curate=config["curate"],
@@ -40,8 +39,7 @@ rule watertight:
         "../envs/shapeprep.yaml"
     threads: rule_resource("watertight", "threads")
     resources:
-        mem_mb=rule_resource("watertight", "mem_mb"),
-        runtime=rule_resource("watertight", "runtime"),
+        **shard_resources("watertight"),
     params:
         watertight=stage_params("watertight"),
     script:
@@ -63,8 +61,7 @@ rule validate:
         "../envs/shapeprep.yaml"
     threads: rule_resource("validate", "threads")
     resources:
-        mem_mb=rule_resource("validate", "mem_mb"),
-        runtime=rule_resource("validate", "runtime"),
+        **shard_resources("validate"),
     params:
         validate=stage_params("validate"),
     script:

@@ -17,8 +17,7 @@ rule sample:
         "../envs/shapeprep.yaml"
     threads: rule_resource("sample", "threads")
     resources:
-        mem_mb=rule_resource("sample", "mem_mb"),
-        runtime=rule_resource("sample", "runtime"),
+        **shard_resources("sample"),
     params:
         sample=stage_params("sample"),
     script:
@@ -42,8 +41,7 @@ rule shard:
         "../envs/shapeprep.yaml"
     threads: rule_resource("shard", "threads")
     resources:
-        mem_mb=rule_resource("shard", "mem_mb"),
-        runtime=rule_resource("shard", "runtime"),
+        **shard_resources("shard"),
     params:
         shard=stage_params("shard"),
         build=build_params(),
