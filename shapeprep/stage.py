@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
 import traceback
 from typing import Callable, Iterable
@@ -109,6 +111,14 @@ def job_logging(log_path=None):
     root = logging.getLogger("shapeprep")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # Where the job ran and what the scheduler gave it: the first thing to check
+    # when a cluster job misbehaves (and how the SLURM test sees its GPU).
+    root.info(
+        "job on %s, SLURM_JOB_ID=%s, CUDA_VISIBLE_DEVICES=%s",
+        socket.gethostname(),
+        os.environ.get("SLURM_JOB_ID", "-"),
+        os.environ.get("CUDA_VISIBLE_DEVICES", "-"),
+    )
     try:
         yield
     except BaseException:
