@@ -3,7 +3,7 @@
 import os
 
 from shapeprep import cluster
-from shapeprep.provenance import stage_code_hash
+from shapeprep.provenance import canonical, stage_code_hash
 
 SHARDS = [f"{index:05d}" for index in range(config["shards"]["num_shards"])]
 
@@ -23,21 +23,32 @@ def result(*parts):
 
 def stage_params(stage):
     """A stage's config section plus its code hash: changing either reruns the stage."""
-    return {**config.get(stage, {}), "code": stage_code_hash(stage)}
+    return canonical({**config.get(stage, {}), "code": stage_code_hash(stage)})
 
 
 def download_params():
     """The download settings an outcome depends on (speed settings are read by the job itself)."""
     keys = ("cache_dir", "max_attempts", "max_zip_members", "max_zip_bytes")
-    return {key: config["download"][key] for key in keys} | {
-        "code": stage_code_hash("download")
-    }
+    return canonical(
+        {key: config["download"][key] for key in keys}
+        | {"code": stage_code_hash("download")}
+    )
+
+
+def provenance_config():
+    """The config as the report shows it, without the download speed settings
+    (they change nothing in the data, so they must not rerun the report)."""
+    speed = ("processes", "batch_size", "backoff_seconds", "timeout_seconds", "mirrors")
+    download = {k: v for k, v in config["download"].items() if k not in speed}
+    return canonical({**config, "download": download})
 
 
 def build_params():
     """Every stage's parameters, written into each shard as provenance."""
     stages = {stage: stage_params(stage) for stage in STAGES}
-    return stages | {"download": download_params(), "curate": config["curate"]}
+    return canonical(
+        stages | {"download": download_params(), "curate": config["curate"]}
+    )
 
 
 def rule_resource(stage, key):

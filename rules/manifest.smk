@@ -15,7 +15,7 @@ checkpoint manifest:
     conda:
         "../envs/shapeprep.yaml"
     params:
-        sources=config["sources"],
+        sources=canonical(config["sources"]),
         num_shards=config["shards"]["num_shards"],
         code=stage_code_hash("manifest"),
     script:

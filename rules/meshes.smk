@@ -19,7 +19,7 @@ rule normalize:
         **shard_resources("normalize"),
     params:
         normalize=stage_params("normalize"),
-        curate=config["curate"],
+        curate=canonical(config["curate"]),
     script:
         "../scripts/normalize.py"
 

@@ -47,7 +47,7 @@ rule report:
         "../envs/shapeprep.yaml"
     params:
         provenance={
-            "config": config,
+            "config": provenance_config(),
             "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
         },
     script:

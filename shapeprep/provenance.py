@@ -19,10 +19,11 @@ STAGE_MODULES = {
     "download": ["download", "archives", "mirrors", "jobs/download"],
     "normalize": ["loaders", "normalize", "curate", "meshstore", "stage", "jobs/normalize"],
     "watertight": [
-        "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "jobs/watertight"
+        "watertight", "watertight_torch", "blockgrid", "sparse_mc", "distance", "meshstore", "stage", "resume",
+        "jobs/watertight",
     ],
     "validate": ["validate", "distance", "surface", "stage", "jobs/validate"],
-    "sample": ["sampling", "salient", "sdf", "distance", "surface", "shards", "stage", "jobs/sample"],
+    "sample": ["sampling", "salient", "sdf", "distance", "surface", "shards", "stage", "resume", "jobs/sample"],
     "shard": ["shards", "sampling", "jobs/shard"],
     "index": ["index", "shards", "jobs/index"],
     "report": ["report", "index", "jobs/report"],
@@ -38,6 +39,15 @@ TRACKED_PACKAGES = (
 def stable_json(value) -> str:
     """Canonical JSON (sorted keys, no whitespace) of plain data."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def canonical(value):
+    """``value`` with every dict's keys sorted (through canonical JSON).
+
+    Snakemake compares ``params`` by ``repr``, in which dict order shows: a
+    reordered or default-filled config section must not look like a change.
+    """
+    return json.loads(stable_json(value))
 
 
 def digest(*parts: str, length: int = 16) -> str:

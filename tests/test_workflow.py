@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -54,12 +57,29 @@ def snakemake(folder, *args):
     return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900)
 
 
-def planned_rules(folder):
-    """Rules a dry run would execute."""
-    run = snakemake(folder, "--dry-run")
+def jobs_in(text):
+    """``(rule, shard or None)`` of every job block in Snakemake's output."""
+    jobs = set()
+    for block in re.split(r"\n(?=\s*(?:local)?(?:rule|checkpoint) \w+:)", text):
+        match = re.match(r"\s*(?:local)?(?:rule|checkpoint) (\w+):", block)
+        if match and match.group(1) != "all":
+            shard = re.search(r"wildcards: shard=(\d{5})", block)
+            jobs.add((match.group(1), shard.group(1) if shard else None))
+    return jobs
+
+
+def planned_jobs(folder, *args, env=None):
+    """``(rule, shard)`` of every job a dry run plans (``args`` may name another ``--snakefile``)."""
+    snakefile = [] if "--snakefile" in args else ["--snakefile", str(REPO / "Snakefile")]
+    command = [sys.executable, "-m", "snakemake", *snakefile, "--cores", "2", "--dry-run", *args]
+    run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900, env=env)
     assert run.returncode == 0, run.stderr
-    text = run.stdout + run.stderr
-    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", text, flags=re.M)) - {"all"}
+    return jobs_in(run.stdout + run.stderr)
+
+
+def planned_rules(folder, *args, env=None):
+    """Rules a dry run would execute."""
+    return {rule for rule, _ in planned_jobs(folder, *args, env=env)}
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +207,162 @@ def test_rerun_in_another_folder_gives_identical_arrays(build, tmp_path):
         b, _ = read_shard_object(tmp_path / "results" / row.shard_file, row.object_id)
         for key in SAMPLE_KEYS:
             assert np.array_equal(a[key], b[key]), (row.object_id, key)
+
+
+# ----------------------------------------------------------------------------- partial rebuilds
+
+AFTER_SAMPLE = {"shard", "index", "report"}
+
+
+def changed_config(**sections):
+    config = json.loads(json.dumps(CONFIG))
+    for section, values in sections.items():
+        config.setdefault(section, {}).update(values)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"watertight": {"resolution": 40}}, {"watertight", "validate", "sample"} | AFTER_SAMPLE),
+        ({"validate": {"max_chamfer_voxels": 2.5}}, {"validate", "sample"} | AFTER_SAMPLE),
+        ({"normalize": {"bound": 0.9}}, {"normalize", "watertight", "validate", "sample"} | AFTER_SAMPLE),
+        ({"shard": {"dtype": "float16"}}, AFTER_SAMPLE),
+        ({"download": {"processes": 3, "batch_size": 7}}, set()),  # speed settings rerun nothing
+    ],
+    ids=["watertight_resolution", "validate_threshold", "normalize_bound", "shard_dtype", "download_speed"],
+)
+def test_parameter_change_reruns_exactly_its_stage_and_after(build, change, expected):
+    write_config(build, changed_config(**change))
+    try:
+        assert planned_rules(build) == expected
+    finally:
+        write_config(build, CONFIG)
+
+
+def test_code_change_in_one_stage_reruns_that_stage_and_after(build, tmp_path):
+    """Snakemake tracks script files by mtime only: the stage's code hash (a param) does it.
+
+    The workflow runs from a copy whose validation module has one more line;
+    Snakemake puts the workflow folder first on sys.path, so the copy's package
+    is the one that is hashed.
+    """
+    workflow = tmp_path / "workflow"
+    workflow.mkdir()
+    for name in ("Snakefile", "rules", "scripts", "config", "envs", "shapeprep"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workflow / name)
+    shutil.rmtree(workflow / "shapeprep" / "__pycache__", ignore_errors=True)
+    with open(workflow / "shapeprep" / "validate.py", "a") as handle:
+        handle.write("\n# a change in the validation code\n")
+    rules = planned_rules(build, "--snakefile", str(workflow / "Snakefile"))
+    assert rules == {"validate", "sample"} | AFTER_SAMPLE
+
+
+def test_deleted_shard_file_rebuilds_only_that_shard(build, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(build, copy, symlinks=True)
+    index = pd.read_parquet(copy / "results" / "index.parquet")
+    shard = index.loc[index["status"] == "ok", "shard"].iloc[0]
+    (copy / "results" / "shards" / f"{shard}.h5").unlink()
+    assert planned_jobs(copy) == {("shard", shard), ("index", None), ("report", None)}
+
+
+def test_new_objects_rebuild_only_the_shards_they_land_in(build, tmp_path):
+    from shapeprep.manifest import file_sha256, shard_name, shard_of
+
+    copy = tmp_path / "copy"
+    shutil.copytree(build, copy, symlinks=True)
+    new = ["spot.obj", "chair.off", "low-poly-tree.glb"]
+    for name in new:
+        shutil.copy(shared_mesh(name), copy / "meshes" / name)
+    touched = {shard_name(shard_of(file_sha256(copy / "meshes" / name), CONFIG["shards"]["num_shards"]))
+               for name in new}
+    run = snakemake(copy, "--forcerun", "manifest")
+    assert run.returncode == 0, run.stderr[-3000:]
+    executed = jobs_in(run.stdout + run.stderr)
+    per_shard = {"download", "normalize", "watertight", "validate", "sample", "shard"}
+    expected = {("manifest", None), ("index", None), ("report", None)}
+    expected |= {(rule, shard) for rule in per_shard for shard in touched}
+    assert executed == expected
+    assert len(touched) < CONFIG["shards"]["num_shards"]
+
+
+def test_sources_change_reruns_the_manifest_by_itself(build, tmp_path):
+    """Adding an Objaverse uid list is a params change of the manifest checkpoint."""
+    uids = build / "uids.txt"
+    uids.write_text("")
+    write_config(build, {**CONFIG, "sources": {**CONFIG["sources"], "objaverse": [{"uids": "uids.txt"}]}})
+    try:
+        assert "manifest" in planned_rules(build)
+    finally:
+        write_config(build, CONFIG)
+        uids.unlink()
+
+
+def test_reordered_config_reruns_nothing(build):
+    """params are compared by repr: key order (or writing out a default) must not count as a change."""
+    reordered = {section: (dict(reversed(list(values.items()))) if isinstance(values, dict) else values)
+                 for section, values in reversed(list(CONFIG.items()))}
+    reordered["normalize"] = {"min_face_area": 1.0e-12, "bound": 0.95}  # defaults written out
+    write_config(build, reordered)
+    try:
+        assert planned_rules(build) == set()
+    finally:
+        write_config(build, CONFIG)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+RESUME_MESHES = ["stanford-bunny.obj", "igea.ply", "2CylinderEngine.glb", "fandisk.obj", "suzanne.obj"]
+
+
+def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
+    """SIGKILL the watertight job of a one-shard build after some objects; the rerun reuses them."""
+    from shapeprep.meshstore import read_mesh
+    from shapeprep.watertight import watertight_mesh
+
+    (tmp_path / "meshes").mkdir()
+    for name in RESUME_MESHES:
+        shutil.copy(shared_mesh(name), tmp_path / "meshes" / name)
+    config = changed_config(shards={"num_shards": 1}, watertight={"resolution": 160})
+    write_config(tmp_path, config)
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
+               "results/watertight/00000.h5"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    side = tmp_path / "results" / "watertight" / ".resume" / "00000"
+    deadline = time.time() + 300
+    finished_before_kill = []
+    while time.time() < deadline and process.poll() is None:
+        finished_before_kill = list(side.glob("*/*.npz"))
+        if len(finished_before_kill) >= 2:
+            break
+        time.sleep(0.05)
+    jobs = subprocess.run(["pgrep", "-f", "watertight.py"], capture_output=True, text=True).stdout.split()
+    assert finished_before_kill and jobs, "the watertight job was not caught running"
+    for pid in jobs:
+        os.kill(int(pid), signal.SIGKILL)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert not (tmp_path / "results" / "watertight" / "00000.h5").exists(), "nothing of the killed job looks finished"
+    finished_before_kill = {path.stem for path in side.glob("*/*.npz")}
+
+    run = snakemake(tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    log = (tmp_path / "results" / "logs" / "watertight" / "00000.log").read_text()
+    reused = int(re.search(r"watertight: (\d+) objects reused from a killed run", log).group(1))
+    assert reused == len(finished_before_kill) >= 2
+    assert not side.exists(), "the side folder goes once the shard is complete"
+    index = pd.read_parquet(tmp_path / "results" / "index.parquet")
+    assert (index["status"] == "ok").sum() == len(RESUME_MESHES)
+    # A reused object is exactly what a fresh run computes.
+    object_id = sorted(finished_before_kill)[0]
+    normalized = tmp_path / "results" / "normalized" / "00000.h5"
+    vertices, faces, _ = read_mesh(normalized, object_id)
+    fresh = watertight_mesh(vertices, faces, backend="cpu", resolution=160, **{
+        key: value for key, value in yaml.safe_load((REPO / "config" / "config.yaml").read_text())["watertight"].items()
+        if key not in ("backend", "resolution")})
+    stored_vertices, stored_faces, _ = read_mesh(tmp_path / "results" / "watertight" / "00000.h5", object_id)
+    assert np.array_equal(stored_faces, fresh.faces)
+    assert np.array_equal(stored_vertices, fresh.vertices.astype(np.float32).astype(np.float64))
