@@ -64,8 +64,12 @@ def shard_resources(stage):
 
 
 def shard_list(wildcards):
-    """The shard's object list; going through the checkpoint makes Snakemake
-    re-evaluate the DAG after the manifest, so shards whose list did not
-    change are not rerun."""
+    """The shard's object list, an input of every per-shard rule.
+
+    Going through the checkpoint makes Snakemake re-evaluate these jobs after
+    the manifest reruns; a list whose content did not change (checksummed,
+    it is small) then reruns nothing. A per-shard rule without this input is
+    not re-evaluated and keeps the "input will be updated" verdict of the
+    first DAG, rebuilding every shard after new objects arrive."""
     checkpoints.manifest.get()
     return result("manifest", "shards", f"{wildcards.shard}.tsv")

@@ -26,6 +26,7 @@ rule normalize:
 
 rule watertight:
     input:
+        shard_list=shard_list,
         meshes=rules.normalize.output.meshes,
         status=rules.normalize.output.status,
     output:
@@ -48,6 +49,7 @@ rule watertight:
 
 rule validate:
     input:
+        shard_list=shard_list,
         watertight=rules.watertight.output.meshes,
         watertight_status=rules.watertight.output.status,
         normalized=rules.normalize.output.meshes,

@@ -3,6 +3,7 @@
 
 rule sample:
     input:
+        shard_list=shard_list,
         watertight=rules.watertight.output.meshes,
         validate_status=rules.validate.output.status,
         normalized=rules.normalize.output.meshes,
