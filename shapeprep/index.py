@@ -38,12 +38,15 @@ def object_table(
         ``message``, and ``<stage>_<column>`` for every stage column.
     """
     table = manifest.copy()
+    # Empty tables come back from parquet with float columns; ids are strings.
+    table["object_id"] = table["object_id"].astype(str)
     table["status"], table["failed_stage"], table["reason"], table["message"] = "failed", "", "", ""
     decided = pd.Series(False, index=table.index)
     for stage in STAGES:
         stage_table = stage_tables.get(stage)
         if stage_table is None or stage_table.empty:
             continue
+        stage_table = stage_table.assign(object_id=stage_table["object_id"].astype(str))
         renamed = stage_table.rename(columns={c: f"{stage}_{c}" for c in stage_table.columns if c != "object_id"})
         table = table.merge(renamed, on="object_id", how="left")
         failed = table[f"{stage}_status"].isin(["failed", "filtered"]) & ~decided
@@ -94,6 +97,7 @@ def build_index(table: pd.DataFrame, shard_files: list[str], index_folder: str |
             "salient_fallback": objects["salient_fallback"],
         }))
     located = pd.concat(located, ignore_index=True) if located else pd.DataFrame(columns=INDEX_COLUMNS[-3:] + ["object_id"])
+    located["object_id"] = located["object_id"].astype(str)
     index = table.merge(located, on="object_id", how="left")
     index["shard_file"] = index["shard_file"].fillna("")
     index["position"] = index["position"].fillna(-1).astype("int64")

@@ -34,8 +34,11 @@ FAST_POLLING = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
+    """Up until the whole session ends: with slurm-client installed but no
+    controller, the slurm plugin's import (every snakemake start) waits about
+    9 s for `scontrol`, which would slow every later workflow test."""
     started = subprocess.run(["timeout", "900", "bash", str(HARNESS), "start"], capture_output=True, text=True)
     assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
     yield
