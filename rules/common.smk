@@ -56,6 +56,17 @@ def rule_resource(stage, key):
     return config["resources"].get(stage, {}).get(key, DEFAULT_RESOURCES[key])
 
 
+def build_resources(stage):
+    """mem_mb / runtime (and partition) of a whole-build job, when it is not a local rule."""
+    spec = config["resources"].get(stage, {})
+    resources = {
+        key: spec.get(key, DEFAULT_RESOURCES[key]) for key in ("mem_mb", "runtime")
+    }
+    if spec.get("slurm_partition"):
+        resources["slurm_partition"] = spec["slurm_partition"]
+    return resources
+
+
 def shard_resources(stage):
     """runtime / mem_mb (and GPU, partition) of a per-shard job; see shapeprep.cluster."""
     return cluster.shard_resources(

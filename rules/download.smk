@@ -1,6 +1,7 @@
 # Per-shard downloads: I/O-bound, so one thread each; objaverse's process pool
-# (download.processes) gives the concurrency. With download.localrule the jobs
-# run where Snakemake runs (a login or transfer node with internet access).
+# (download.processes) gives the concurrency. Listed in `local_rules` (the
+# default) the jobs run where Snakemake runs (a login or transfer node with
+# internet access); otherwise on resources.download.slurm_partition.
 
 
 rule download:
@@ -12,7 +13,7 @@ rule download:
         result("logs", "download", "{shard}.log"),
     benchmark:
         result("benchmarks", "download", "{shard}.tsv")
-    localrule: config["download"]["localrule"]
+    localrule: "download" in config["local_rules"]
     conda:
         "../envs/shapeprep.yaml"
     threads: 1

@@ -11,7 +11,7 @@ checkpoint manifest:
         result("logs", "manifest.log"),
     benchmark:
         result("benchmarks", "manifest.tsv")
-    localrule: True
+    localrule: "manifest" in config["local_rules"]
     conda:
         "../envs/shapeprep.yaml"
     params:

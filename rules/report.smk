@@ -15,9 +15,11 @@ rule index:
         index=result("index.parquet"),
     log:
         result("logs", "index.log"),
-    localrule: True
+    localrule: "index" in config["local_rules"]
     conda:
         "../envs/shapeprep.yaml"
+    resources:
+        **build_resources("index"),
     params:
         code=stage_code_hash("index"),
     script:
@@ -42,9 +44,11 @@ rule report:
         result("logs", "report.log"),
     benchmark:
         result("benchmarks", "report.tsv")
-    localrule: True
+    localrule: "report" in config["local_rules"]
     conda:
         "../envs/shapeprep.yaml"
+    resources:
+        **build_resources("report"),
     params:
         provenance={
             "config": provenance_config(),
