@@ -1,0 +1,46 @@
+"""Cluster resources of per-shard jobs (shapeprep.cluster)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from shapeprep.cluster import shard_resources, watertight_gpus
+
+
+def config(backend="auto", resolution=256, **watertight_resources):
+    return {"watertight": {"backend": backend, "resolution": resolution},
+            "resources": {"watertight": {"mem_mb": 4000, "runtime": 60, "seconds_per_object": 2.0,
+                                         **watertight_resources},
+                          "normalize": {"mem_mb": 3000, "runtime": 30, "seconds_per_object": 0.5}}}
+
+
+@pytest.mark.parametrize(("backend", "extra", "gpus"), [
+    ("cpu", {}, 0),
+    ("auto", {}, 0),
+    ("cubvh", {}, 1),
+    ("auto", {"slurm_partition": "gpu"}, 1),
+    ("cpu", {"gpu": 2}, 2),
+    ("cubvh", {"gpu": 0}, 0),
+])
+def test_watertight_asks_for_a_gpu_only_when_it_will_use_one(backend, extra, gpus):
+    assert watertight_gpus(config(backend, **extra)) == gpus
+    resources = shard_resources(config(backend, **extra), "watertight", lambda shard: "missing.tsv")
+    assert resources.get("gpu", 0) == gpus
+    assert "gpu" not in shard_resources(config(backend, **extra), "normalize", lambda shard: "missing.tsv")
+
+
+def test_runtime_and_memory_scale_with_shard_size_resolution_and_attempt(tmp_path):
+    shard_list = tmp_path / "00000.tsv"
+    shard_list.write_text("object_id\n" + "".join(f"{i}\n" for i in range(3000)))
+    wildcards = SimpleNamespace(shard="00000")
+    at_256 = shard_resources(config(resolution=256), "watertight", lambda shard: str(shard_list))
+    at_512 = shard_resources(config(resolution=512, gpu_model="a100"), "watertight", lambda shard: str(shard_list))
+    assert at_256["runtime"](wildcards, 1) == 200  # 2 x 3000 x 2 s = 200 min, above the 60 min floor
+    assert at_512["runtime"](wildcards, 1) == 800  # (512/256)^2 more work per object
+    assert at_512["runtime"](wildcards, 2) == 1600
+    assert (at_256["mem_mb"](wildcards, 1), at_512["mem_mb"](wildcards, 1)) == (4000, 8000)
+    assert "gpu_model" not in at_512  # no GPU requested, so no model either
+    empty = shard_resources(config(), "normalize", lambda shard: str(tmp_path / "absent.tsv"))
+    assert empty["runtime"](wildcards, 1) == 30 and empty["mem_mb"](wildcards, 1) == 3000
