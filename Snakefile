@@ -13,6 +13,9 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/manifest.smk"
 include: "rules/download.smk"
@@ -27,3 +30,7 @@ rule all:
         expand(result("shards", "{shard}.h5"), shard=SHARDS),
         result("index.parquet"),
         result("report", "report.html"),
+        expand(
+            result("normal_maps", "{shard}.h5"),
+            shard=SHARDS if config["report"]["normal_maps"] else [],
+        ),

@@ -36,10 +36,27 @@ rule report:
         validate=expand(result("validated", "{shard}.status.parquet"), shard=SHARDS),
         sample=expand(result("samples", "{shard}.status.parquet"), shard=SHARDS),
         shards=expand(result("shards", "{shard}.h5"), shard=SHARDS),
+        # The gallery renders a few objects' meshes.
+        normalized_meshes=expand(result("normalized", "{shard}.h5"), shard=SHARDS),
+        watertight_meshes=expand(result("watertight", "{shard}.h5"), shard=SHARDS),
     output:
         objects=result("report", "objects.parquet"),
-        objects_csv=result("report", "objects.csv"),
-        html=result("report", "report.html"),
+        objects_csv=report(
+            result("report", "objects.csv"),
+            caption="../report/objects.rst",
+            category="Objects",
+        ),
+        html=report(
+            result("report", "report.html"),
+            caption="../report/build_report.rst",
+            category="Build report",
+        ),
+        figures=report(
+            directory(result("report", "figures")),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
     log:
         result("logs", "report.log"),
     benchmark:
@@ -50,9 +67,33 @@ rule report:
     resources:
         **build_resources("report"),
     params:
+        settings=canonical(config["report"]),
         provenance={
             "config": provenance_config(),
             "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
         },
     script:
         "../scripts/build_report.py"
+
+
+rule normal_maps:
+    input:
+        shard_list=shard_list,
+        watertight=rules.watertight.output.meshes,
+        validate_status=rules.validate.output.status,
+    output:
+        normal_maps=result("normal_maps", "{shard}.h5"),
+    log:
+        result("logs", "normal_maps", "{shard}.log"),
+    benchmark:
+        result("benchmarks", "normal_maps", "{shard}.tsv")
+    conda:
+        "../envs/shapeprep.yaml"
+    resources:
+        **shard_resources("normal_maps"),
+    params:
+        size=config["report"]["normal_map_size"],
+        backend=config["watertight"]["backend"],
+        code=stage_code_hash("normal_maps"),
+    script:
+        "../scripts/normal_maps.py"

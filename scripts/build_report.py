@@ -11,7 +11,8 @@ def main(smk):
             smk.input.manifest,
             smk.input.filtered,
             {stage: list(smk.input[stage]) for stage in report.STAGES},
-            list(smk.input.shards), smk.output.objects, smk.output.objects_csv, smk.output.html, smk.params.provenance,
+            list(smk.input.shards), smk.output.objects, smk.output.objects_csv, smk.output.html, smk.output.figures,
+            smk.params.settings, smk.params.provenance, getattr(smk, "scriptdir", None),
         )
 
 

@@ -26,7 +26,8 @@ STAGE_MODULES = {
     "sample": ["sampling", "salient", "sdf", "distance", "surface", "shards", "stage", "resume", "jobs/sample"],
     "shard": ["shards", "sampling", "jobs/shard"],
     "index": ["index", "shards", "jobs/index"],
-    "report": ["report", "index", "jobs/report"],
+    "report": ["report", "render", "index", "jobs/report"],
+    "normal_maps": ["render", "meshstore", "stage", "jobs/normal_maps"],
 }
 
 #: Packages whose versions are written into every shard.

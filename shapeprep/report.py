@@ -1,7 +1,14 @@
-"""Build summary: one row per object, failure tables and an HTML page with figures.
+"""The build report: summary tables, failures, distributions, a gallery and provenance.
 
-Reads only status tables and shard file sizes, never meshes, so it stays
-fast for large builds.
+Tables and figures read only status tables, shard offsets and Snakemake
+benchmark files, never meshes, so they stay fast at 500k objects
+(``benchmarks/report.py``). The gallery renders a configurable handful of
+objects (:mod:`shapeprep.render`): the source and watertight meshes as
+normal maps and the stored training points with salient points in red.
+
+:func:`render_html` gives one self-contained page (images embedded as data
+URIs). The page records in ``<body>`` attributes whether its images decoded
+and whether any script error occurred, so a headless browser can check it.
 """
 
 from __future__ import annotations
@@ -9,15 +16,26 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .index import STAGES
 
+STATUSES = ("ok", "failed", "filtered")
+
+#: Columns of ``objects.csv``: who and what happened. Every stage's figures are in
+#: ``objects.parquet``; writing them all as CSV took 43 s at 500k objects.
+CSV_COLUMNS = ["object_id", "source", "name", "shard", "status", "failed_stage", "reason", "message"]
+
+
+# ----------------------------------------------------------------------------- tables
+
 
 def stage_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Objects entering, passing and failing each stage.
+    """Objects entering, passing, failing and filtered at each stage.
 
     Returns
     -------
@@ -27,13 +45,21 @@ def stage_counts(table: pd.DataFrame) -> pd.DataFrame:
     for stage in STAGES:
         column = f"{stage}_status"
         status = table[column] if column in table else pd.Series(dtype=object)
-        rows.append({"stage": stage, "attempted": int(status.notna().sum()), "ok": int((status == "ok").sum()),
-                     "failed": int((status == "failed").sum()), "filtered": int((status == "filtered").sum())})
+        rows.append({"stage": stage, "attempted": int(status.notna().sum()),
+                     **{name: int((status == name).sum()) for name in STATUSES}})
     return pd.DataFrame(rows).set_index("stage")
 
 
+def source_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Objects per source and final status (columns ``ok, failed, filtered, total``)."""
+    counts = table.groupby(["source", "status"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=list(STATUSES), fill_value=0)
+    counts["total"] = counts.sum(axis=1)
+    return counts
+
+
 def failure_table(table: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
-    """Failed and filtered objects grouped by stage and reason, with counts and example object names.
+    """Failed and filtered objects grouped by stage and reason, with counts and example ids.
 
     Returns
     -------
@@ -43,109 +69,274 @@ def failure_table(table: pd.DataFrame, examples: int = 3) -> pd.DataFrame:
     if failed.empty:
         return pd.DataFrame(columns=["status", "failed_stage", "reason", "count", "examples"])
     grouped = failed.groupby(["status", "failed_stage", "reason"], sort=False)
-    summary = grouped.agg(count=("object_id", "size"), examples=("name", lambda names: ", ".join(map(str, names[:examples]))))
+    summary = grouped.agg(count=("object_id", "size"),
+                          examples=("object_id", lambda ids: ", ".join(str(i)[:16] for i in ids[:examples])))
     return summary.reset_index().sort_values("count", ascending=False, ignore_index=True)
 
 
-def _figure_png(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
+def shard_summary(shard_files: list[str]) -> dict:
+    """Shard count, bytes, objects and stored points per set, from the shards' offsets only."""
+    import h5py
 
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
+    points: dict[str, int] = {}
+    objects = 0
+    for path in shard_files:
+        with h5py.File(path, "r") as handle:
+            if "offsets" not in handle:
+                continue
+            for key in handle["offsets"]:
+                offsets = handle["offsets"][key]
+                points[key] = points.get(key, 0) + int(offsets[-1])
+            objects += len(handle["offsets"]["surface"]) - 1 if "surface" in handle["offsets"] else 0
+    return {
+        "shards": len(shard_files),
+        "bytes": int(sum(Path(path).stat().st_size for path in shard_files)),
+        "objects": objects,
+        "points": points,
+    }
 
 
-def distribution_figures(table: pd.DataFrame) -> dict[str, str]:
-    """Histograms of the main per-object figures, as base64 PNGs.
+def benchmark_table(benchmark_files: list[str]) -> pd.DataFrame:
+    """Build time per stage from Snakemake ``benchmark:`` files (``<folder>/<stage>/<shard>.tsv`` or ``<stage>.tsv``).
 
     Returns
     -------
-    dict ``title -> base64 png``
+    DataFrame indexed by stage with ``jobs, wall_s, cpu_s, max_job_s, max_rss_mb``.
+    """
+    rows = []
+    for path in benchmark_files:
+        path = Path(path)
+        stage = path.parent.name if path.parent.name not in ("benchmarks",) else path.stem
+        try:
+            record = pd.read_csv(path, sep="\t").iloc[0]
+        except (OSError, ValueError, IndexError, pd.errors.EmptyDataError):
+            continue
+        rows.append({"stage": stage, "s": float(record.get("s", np.nan)),
+                     "cpu_time": float(pd.to_numeric(record.get("cpu_time", np.nan), errors="coerce")),
+                     "max_rss": float(pd.to_numeric(record.get("max_rss", np.nan), errors="coerce"))})
+    if not rows:
+        return pd.DataFrame(columns=["jobs", "wall_s", "cpu_s", "max_job_s", "max_rss_mb"])
+    frame = pd.DataFrame(rows)
+    order = {name: index for index, name in enumerate(["manifest", *STAGES, "shard", "index", "report"])}
+    summary = frame.groupby("stage").agg(jobs=("s", "size"), wall_s=("s", "sum"), cpu_s=("cpu_time", "sum"),
+                                         max_job_s=("s", "max"), max_rss_mb=("max_rss", "max"))
+    return summary.sort_index(key=lambda index: index.map(lambda name: order.get(name, 99))).round(2)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def figure_png(figure) -> bytes:
+    """PNG bytes of a matplotlib figure (closed afterwards)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+#: (title, column, log10 x axis) of the histogram panels.
+HISTOGRAMS = (
+    ("Source faces", "normalize_source_faces", True),
+    ("Watertight faces", "watertight_faces", True),
+    ("Components (watertight)", "validate_components", False),
+    ("Genus (watertight)", "validate_genus", False),
+    ("Mean deviation (voxels)", "validate_deviation_chamfer", False),
+    ("p95 deviation (voxels)", "deviation_p95", False),
+    ("Salient edges", "sample_salient_edges", True),
+    ("Inside fraction of volume points", "sample_volume_inside_fraction", False),
+)
+
+
+def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
+    """Histograms of the per-object figures and time per object per stage.
+
+    Returns
+    -------
+    dict ``title -> png bytes`` (panels without data are left out)
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [
-        ("Source faces", "normalize_source_faces", True),
-        ("Watertight faces", "watertight_faces", True),
-        ("Components (watertight)", "validate_components", False),
-        ("Genus (watertight)", "validate_genus", False),
-        ("Chamfer deviation (voxels)", "validate_deviation_chamfer", False),
-        ("Hausdorff deviation (voxels)", "validate_deviation_hausdorff", False),
-    ]
+    table = table.copy()
+    if {"validate_deviation_to_source_p95", "validate_deviation_from_source_p95"} <= set(table.columns):
+        table["deviation_p95"] = table[["validate_deviation_to_source_p95",
+                                        "validate_deviation_from_source_p95"]].max(axis=1)
     figures = {}
-    for title, column, logarithmic in panels:
+    for title, column, logarithmic in HISTOGRAMS:
         values = pd.to_numeric(table.get(column, pd.Series(dtype=float)), errors="coerce").dropna()
         if values.empty:
             continue
         figure, axis = plt.subplots(figsize=(4.2, 2.8))
         data = np.log10(values.clip(lower=1)) if logarithmic else values
-        axis.hist(data, bins=min(30, max(5, len(values))), color="#3b6ea5")
+        axis.hist(data, bins=min(40, max(5, int(np.sqrt(len(values))))), color="#3b6ea5")
         axis.set_xlabel(f"log10 {title.lower()}" if logarithmic else title.lower())
         axis.set_ylabel("objects")
-        axis.set_title(title)
-        figures[title] = _figure_png(figure)
-    seconds = {stage: pd.to_numeric(table.get(f"{stage}_seconds", pd.Series(dtype=float)), errors="coerce").dropna() for stage in STAGES}
+        axis.set_title(f"{title}  (median {values.median():.3g})")
+        figures[title] = figure_png(figure)
+    seconds = {stage: pd.to_numeric(table.get(f"{stage}_seconds", pd.Series(dtype=float)), errors="coerce").dropna()
+               for stage in STAGES}
     seconds = {stage: values for stage, values in seconds.items() if len(values)}
     if seconds:
         figure, axis = plt.subplots(figsize=(4.2, 2.8))
-        axis.boxplot(list(seconds.values()), tick_labels=list(seconds.keys()))
+        axis.boxplot([values.clip(lower=1e-4) for values in seconds.values()], tick_labels=list(seconds.keys()),
+                     showfliers=False)
+        axis.set_yscale("log")
         axis.set_ylabel("seconds per object")
         axis.set_title("Time per object and stage")
-        figures["Time per object and stage"] = _figure_png(figure)
+        figures["Time per object and stage"] = figure_png(figure)
     return figures
 
 
-def render_html(table: pd.DataFrame, shard_bytes: dict[str, int], provenance: dict) -> str:
+# ----------------------------------------------------------------------------- gallery
+
+
+def gallery_picks(table: pd.DataFrame, sample: int, worst: int, failures: int, seed: int = 0) -> pd.DataFrame:
+    """Objects for the gallery: a seeded sample of ok objects, the worst by deviation, a few failures.
+
+    Returns
+    -------
+    DataFrame of picked rows with a ``why`` column.
+    """
+    ok = table[table["status"] == "ok"].sort_values("object_id")
+    picks = []
+    if len(ok) and sample:
+        chosen = np.random.default_rng(seed).choice(len(ok), size=min(sample, len(ok)), replace=False)
+        picks.append(ok.iloc[np.sort(chosen)].assign(why="sample"))
+    if "validate_deviation_chamfer" in table and worst:
+        measured = table[pd.to_numeric(table["validate_deviation_chamfer"], errors="coerce").notna()]
+        measured = measured.assign(_deviation=pd.to_numeric(measured["validate_deviation_chamfer"]))
+        picks.append(measured.nlargest(worst, "_deviation").drop(columns="_deviation").assign(why="worst deviation"))
+    # Failures that got as far as a normalised mesh can be shown.
+    shown = table[(table["status"] == "failed") & table["failed_stage"].isin(["watertight", "validate", "sample"])]
+    if failures:
+        picks.append(shown.head(failures).assign(why="failed"))
+    picks = [frame for frame in picks if len(frame)]
+    if not picks:
+        return table.iloc[:0].assign(why="")
+    return pd.concat(picks, ignore_index=True).drop_duplicates("object_id", keep="first")
+
+
+def thumbnails(row, results: Path, size: int, backend: str = "cpu") -> list[tuple[str, bytes]]:
+    """``(label, png)`` thumbnails of one object: source normals, watertight normals, training points."""
+    from .meshstore import read_mesh
+    from .render import png_bytes, render_normals, render_points
+    from .shards import read_shard_object
+
+    images = []
+    shard = row["shard"]
+    for label, store in (("source", results / "normalized" / f"{shard}.h5"),
+                         ("watertight", results / "watertight" / f"{shard}.h5")):
+        try:
+            vertices, faces, _ = read_mesh(store, row["object_id"])
+        except (KeyError, OSError):
+            continue
+        images.append((label, png_bytes(render_normals(vertices, faces, size, backend=backend))))
+    if row["status"] == "ok":
+        shard_file = results / "shards" / f"{shard}.h5"
+        arrays, _ = read_shard_object(shard_file, row["object_id"])
+        # Objects without salient edges store uniform points in the salient set: not red.
+        salient = None if bool(row.get("sample_salient_fallback") or False) else arrays["salient"][:, :3]
+        image = render_points(arrays["surface"][:, :3], salient, size)
+        images.append(("points (salient in red)", png_bytes(image)))
+    return images
+
+
+# ----------------------------------------------------------------------------- page
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+
+
+SELF_CHECK = """<script>
+window.addEventListener('error', function () {
+  document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
+});
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  document.body.dataset.images = String(images.length);
+  document.body.dataset.broken = String(images.filter(function (i) { return !i.naturalWidth; }).length);
+  document.body.dataset.loaded = 'true';
+});
+</script>"""
+
+STYLE = """<style>
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+h1{margin-bottom:0}.lede{color:#555;margin-top:.3em}
+table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#eef2f8}.cards{display:flex;gap:1em;flex-wrap:wrap}
+.card{background:#f4f6fa;border-radius:6px;padding:.6em 1em}.card b{font-size:1.6em;display:block}
+.figs img{margin:4px;border:1px solid #ddd}.gallery{display:flex;flex-wrap:wrap;gap:12px}
+.item{border:1px solid #ddd;border-radius:6px;padding:6px}.item img{width:160px;height:160px}
+.item .cap{font-size:.8em;color:#444;max-width:500px}
+pre{background:#f6f6f6;padding:1em;overflow:auto;max-height:30em}
+</style>"""
+
+
+def render_html(
+    table: pd.DataFrame,
+    shards: dict,
+    benchmarks: pd.DataFrame,
+    gallery: list[tuple[dict, list[tuple[str, bytes]]]],
+    figures: dict[str, bytes],
+    provenance: dict,
+) -> str:
     """The self-contained report page.
 
     Parameters
     ----------
-    table : from :func:`object_table`
-    shard_bytes : shard name -> file size
-    provenance : dict of plain data (config, versions) shown at the end
+    table : :func:`shapeprep.index.object_table` output
+    shards : :func:`shard_summary` output
+    benchmarks : :func:`benchmark_table` output
+    gallery : ``(row, thumbnails)`` per pictured object
+    figures : :func:`distribution_figures` output
+    provenance : config, parameter hashes, versions, git commit
 
     Returns
     -------
     str
-        HTML with embedded images.
     """
-    counts = stage_counts(table)
+    counts = {name: int((table["status"] == name).sum()) for name in STATUSES}
+    fallback = int(table.get("sample_salient_fallback", pd.Series(dtype=object)).fillna(False).astype(bool).sum())
+    cards = [("objects", f"{len(table):,}"), ("ok", f"{counts['ok']:,}"), ("failed", f"{counts['failed']:,}"),
+             ("filtered", f"{counts['filtered']:,}"), ("shards", f"{shards['shards']:,}"),
+             ("shard size", f"{shards['bytes'] / 1e6:,.1f} MB"),
+             ("points written", f"{sum(shards['points'].values()):,}"), ("no salient edges", f"{fallback:,}")]
+    points = pd.DataFrame([shards["points"]], index=["rows"]) if shards["points"] else pd.DataFrame()
     failures = failure_table(table)
-    figures = distribution_figures(table)
-    ok = int((table["status"] == "ok").sum())
-    summary = {
-        "objects": len(table),
-        "ok": ok,
-        "failed": int((table["status"] == "failed").sum()),
-        "filtered": int((table["status"] == "filtered").sum()),
-        "shards": len(shard_bytes),
-        "shard bytes": f"{sum(shard_bytes.values()) / 1e6:.1f} MB",
-    }
-    per_source = table.groupby(["source", "status"]).size().unstack(fill_value=0)
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>shapeprep build report</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eef}"
-        ".figs img{margin:4px;border:1px solid #ddd}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>",
+        "<!doctype html><html><head><meta charset='utf-8'><title>shapeprep build report</title>", STYLE,
+        "</head><body>", SELF_CHECK,
         "<h1>shapeprep build report</h1>",
-        "<h2>Summary</h2>", pd.DataFrame([summary]).to_html(index=False),
-        "<h2>Objects per stage</h2>", counts.to_html(),
-        "<h2>Objects per source</h2>", per_source.to_html(),
+        f"<p class='lede'>{len(table):,} objects from {table['source'].nunique() if len(table) else 0} sources;"
+        " status tables, shard offsets and job benchmarks, plus a rendered gallery.</p>",
+        "<div class='cards'>", *[f"<div class='card'><b>{value}</b>{label}</div>" for label, value in cards], "</div>",
+        "<h2>Objects per source</h2>", source_counts(table).to_html() if len(table) else "<p>No objects.</p>",
+        "<h2>Objects per stage</h2>", stage_counts(table).to_html(),
+        "<h2>Points written per set</h2>", points.to_html() if len(points) else "<p>No points.</p>",
+        "<h2>Build time per stage</h2>",
+        benchmarks.to_html() if len(benchmarks) else "<p>No benchmark files yet.</p>",
         "<h2>Failed and filtered objects by stage and reason</h2>",
         failures.to_html(index=False) if len(failures) else "<p>No failures.</p>",
         "<h2>Distributions</h2><div class='figs'>",
-        *[f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>" for title, png in figures.items()],
-        "</div>",
-        "<h2>Provenance</h2><pre>", html.escape(_pretty(provenance)), "</pre></body></html>",
+        *[_img(png, title) for title, png in figures.items()], "</div>",
+        "<h2>Gallery</h2><p>Normal maps of the normalised source and the watertight mesh (ray cast, "
+        "front view, 20&deg; elevation) and the stored surface points with salient points in red.</p>",
+        "<div class='gallery'>",
     ]
+    for row, images in gallery:
+        deviation = row.get("validate_deviation_chamfer")
+        facts = [row["why"], str(row.get("name", "")), str(row["object_id"])[:16], row["status"]]
+        if row["status"] != "ok":
+            facts.append(f"{row['failed_stage']}: {row['reason']}")
+        if deviation is not None and pd.notna(deviation):
+            facts.append(f"deviation {float(deviation):.2f} vox")
+        parts.append("<div class='item'>" + "".join(_img(png, label) for label, png in images)
+                     + f"<div class='cap'>{html.escape(' · '.join(facts))}</div></div>")
+    parts += ["</div>", "<h2>Provenance</h2><pre>",
+              html.escape(json.dumps(provenance, indent=2, sort_keys=True, default=str)), "</pre></body></html>"]
     return "\n".join(parts)
-
-
-def _pretty(value) -> str:
-    import json
-
-    return json.dumps(value, indent=2, sort_keys=True, default=str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -166,11 +167,61 @@ def test_fandisk_surface_maps_back_to_the_source_frame(build):
 
 def test_report_lists_counts_and_every_failure_reason(build):
     page = (build / "results" / "report" / "report.html").read_text()
-    table = pd.read_csv(build / "results" / "report" / "objects.csv")
-    for reason in table.loc[table["status"] == "failed", "reason"].unique():
-        assert reason in page
-    assert "<img" in page and "data:image/png;base64," in page
-    assert f"<td>{int((table['status'] == 'ok').sum())}</td>" in page
+    table = pd.read_parquet(build / "results" / "report" / "objects.parquet")
+    index = pd.read_parquet(build / "results" / "index.parquet")
+    listed = pd.read_csv(build / "results" / "report" / "objects.csv")
+    assert len(table) == len(index) == len(listed)
+    assert listed["status"].tolist() == table["status"].tolist()
+    for reason in table.loc[table["status"] != "ok", "reason"].unique():
+        assert f"<td>{reason}</td>" in page
+    cards = dict(re.findall(r"<div class='card'><b>([^<]+)</b>([^<]+)</div>", page))
+    cards = {label: value for value, label in cards.items()}
+    for status in ("ok", "failed", "filtered"):
+        assert cards[status] == f"{int((table['status'] == status).sum()):,}"
+    assert cards["objects"] == f"{len(table):,}" and cards["shards"] == str(CONFIG["shards"]["num_shards"])
+    stages = pd.read_html(io.StringIO(page.split("<h2>Objects per stage</h2>")[1]))[0].set_index("stage")
+    assert stages.loc["normalize", "failed"] == int((table["normalize_status"] == "failed").sum())
+    points = pd.read_html(io.StringIO(page.split("<h2>Points written per set</h2>")[1]))[0]
+    assert int(points["surface"].iloc[0]) == CONFIG["sample"]["surface_points"] * int((table["status"] == "ok").sum())
+    timing = page.split("<h2>Build time per stage</h2>")[1].split("<h2>")[0]
+    assert all(f"<th>{stage}</th>" in timing for stage in ("normalize", "watertight", "sample", "shard"))
+    assert "git_commit" in page and "package_versions" in page
+
+
+def test_report_gallery_shows_source_watertight_and_points(build):
+    page = (build / "results" / "report" / "report.html").read_text()
+    gallery = page.split("<h2>Gallery</h2>")[1].split("<h2>")[0]
+    items = gallery.count("<div class='item'>")
+    ok = int((pd.read_parquet(build / "results" / "index.parquet")["status"] == "ok").sum())
+    assert items == ok  # fewer ok objects than the default sample size: every one is pictured
+    assert gallery.count("alt='source'") == gallery.count("alt='watertight'") == items
+    assert gallery.count("alt='points (salient in red)'") == items
+    figures = sorted(path.name for path in (build / "results" / "report" / "figures").glob("*.png"))
+    assert any(name.startswith("distribution_") for name in figures)
+    assert sum(name.startswith("gallery_") for name in figures) == 3 * items
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and os.environ.get("SHAPEPREP_BROWSER_TEST") != "1",
+                    reason="needs chromium (CI installs it)")
+def test_report_loads_in_a_headless_browser(build, tmp_path):
+    """Chromium opens the page with no script errors, and every image decodes to a non-zero size."""
+    page = build / "results" / "report" / "report.html"
+    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-extensions", "--no-first-run", "--disable-dev-shm-usage", "--enable-logging=stderr",
+                "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*chromium, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout).group(1)
+    attributes = dict(re.findall(r'data-(\w+)="([^"]*)"', body))
+    assert attributes.get("loaded") == "true", body
+    assert "errors" not in attributes, f"script errors: {attributes}"
+    assert int(attributes["images"]) >= 3 and attributes["broken"] == "0"
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("rror" in line or "Uncaught" in line)]
+    assert not console, console
+    screenshot = tmp_path / "report.png"  # kept in the test's temp dir as the CI artifact
+    shot = subprocess.run([*chromium, f"--screenshot={screenshot}", "--window-size=1280,3000", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
 
 
 def test_empty_shards_are_written_and_readable(build):
@@ -366,3 +417,17 @@ def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
     stored_vertices, stored_faces, _ = read_mesh(tmp_path / "results" / "watertight" / "00000.h5", object_id)
     assert np.array_equal(stored_faces, fresh.faces)
     assert np.array_equal(stored_vertices, fresh.vertices.astype(np.float32).astype(np.float64))
+
+
+def test_snakemake_report_carries_our_figures(build, tmp_path):
+    """`snakemake --report report.zip` registers the build report, the object table and every figure."""
+    import zipfile
+
+    archive = tmp_path / "report.zip"
+    run = snakemake(build, "--report", str(archive))
+    assert run.returncode == 0, run.stderr[-3000:]
+    names = zipfile.ZipFile(archive).namelist()
+    ours = sorted(path.name for path in (build / "results" / "report" / "figures").glob("*.png"))
+    assert all(any(name.endswith(figure) for name in names) for figure in ours)
+    assert any(name.endswith("report/report.html") and "results" in name for name in names)
+    assert any(name.endswith("objects.csv") for name in names)

@@ -1,0 +1,49 @@
+"""Normal-maps job (optional): 4-view normal maps of every watertight mesh of a shard.
+
+The input TripoSG-style quality scoring works from (front, right, back, left at
+20 degrees elevation; see :data:`shapeprep.render.FOUR_VIEWS`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..meshstore import read_mesh
+from ..render import FOUR_VIEWS, normal_views
+from ..stage import ok_objects, read_status, run_objects
+from .watertight import resolve_backend
+
+logger = logging.getLogger("shapeprep")
+
+
+def run(watertight_store: str, validate_status: str, output: str, size: int, backend: str) -> None:
+    """Write ``output`` (HDF5): ``object_id (N,)`` strings and ``normal_maps (N, 4, size, size, 3)`` uint8.
+
+    Only objects that passed validation are rendered; ``backend`` is the
+    watertight backend setting (``cubvh`` renders on the GPU).
+    """
+    import h5py
+
+    renderer = "cubvh" if resolve_backend(backend) == "cubvh" else "cpu"
+    images, ids = [], []
+
+    def process(object_id: str) -> dict:
+        vertices, faces, _ = read_mesh(watertight_store, object_id)
+        images.append(normal_views(vertices, faces, size, backend=renderer))
+        ids.append(object_id)
+        return {}
+
+    status = run_objects(ok_objects(read_status(validate_status)), process, "normal_maps")
+    failed = status[status["status"] != "ok"]
+    for row in failed.itertuples():
+        logger.warning("normal_maps %s: %s", row.object_id, row.message)
+    with atomic_path(output) as temporary, h5py.File(temporary, "w") as handle:
+        handle.create_dataset("object_id", data=np.array(ids, dtype="S64"))
+        stack = np.stack(images) if images else np.zeros((0, len(FOUR_VIEWS), size, size, 3), np.uint8)
+        handle.create_dataset("normal_maps", data=stack, chunks=(1, *stack.shape[1:]) if len(ids) else None,
+                              track_times=False)
+        handle.attrs["views_azimuth_elevation_deg"] = np.array(FOUR_VIEWS)
+        handle.attrs["colour"] = "view-space normal (x, y, z) mapped from [-1, 1] to [0, 255]; background 255"
