@@ -53,9 +53,10 @@ rule report:
         ),
         figures=report(
             directory(result("report", "figures")),
-            patterns=["{name}.png"],
+            patterns=["{section}--{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
+            subcategory="{section}",
         ),
     log:
         result("logs", "report.log"),

@@ -136,16 +136,16 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-#: (title, column, log10 x axis) of the histogram panels.
+#: (title, column, log10 x axis, stage) of the histogram panels.
 HISTOGRAMS = (
-    ("Source faces", "normalize_source_faces", True),
-    ("Watertight faces", "watertight_faces", True),
-    ("Components (watertight)", "validate_components", False),
-    ("Genus (watertight)", "validate_genus", False),
-    ("Mean deviation (voxels)", "validate_deviation_chamfer", False),
-    ("p95 deviation (voxels)", "deviation_p95", False),
-    ("Salient edges", "sample_salient_edges", True),
-    ("Inside fraction of volume points", "sample_volume_inside_fraction", False),
+    ("Source faces", "normalize_source_faces", True, "normalize"),
+    ("Watertight faces", "watertight_faces", True, "watertight"),
+    ("Components (watertight)", "validate_components", False, "validate"),
+    ("Genus (watertight)", "validate_genus", False, "validate"),
+    ("Mean deviation (voxels)", "validate_deviation_chamfer", False, "validate"),
+    ("p95 deviation (voxels)", "deviation_p95", False, "validate"),
+    ("Salient edges", "sample_salient_edges", True, "sample"),
+    ("Inside fraction of volume points", "sample_volume_inside_fraction", False, "sample"),
 )
 
 
@@ -154,7 +154,7 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
 
     Returns
     -------
-    dict ``title -> png bytes`` (panels without data are left out)
+    dict ``(stage, title) -> png bytes`` (panels without data are left out)
     """
     import matplotlib
 
@@ -166,7 +166,7 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
         table["deviation_p95"] = table[["validate_deviation_to_source_p95",
                                         "validate_deviation_from_source_p95"]].max(axis=1)
     figures = {}
-    for title, column, logarithmic in HISTOGRAMS:
+    for title, column, logarithmic, stage in HISTOGRAMS:
         values = pd.to_numeric(table.get(column, pd.Series(dtype=float)), errors="coerce").dropna()
         if values.empty:
             continue
@@ -176,7 +176,7 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
         axis.set_xlabel(f"log10 {title.lower()}" if logarithmic else title.lower())
         axis.set_ylabel("objects")
         axis.set_title(f"{title}  (median {values.median():.3g})")
-        figures[title] = figure_png(figure)
+        figures[stage, title] = figure_png(figure)
     seconds = {stage: pd.to_numeric(table.get(f"{stage}_seconds", pd.Series(dtype=float)), errors="coerce").dropna()
                for stage in STAGES}
     seconds = {stage: values for stage, values in seconds.items() if len(values)}
@@ -187,7 +187,7 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
         axis.set_yscale("log")
         axis.set_ylabel("seconds per object")
         axis.set_title("Time per object and stage")
-        figures["Time per object and stage"] = figure_png(figure)
+        figures["all", "Time per object and stage"] = figure_png(figure)
     return figures
 
 
@@ -323,7 +323,7 @@ def render_html(
         "<h2>Failed and filtered objects by stage and reason</h2>",
         failures.to_html(index=False) if len(failures) else "<p>No failures.</p>",
         "<h2>Distributions</h2><div class='figs'>",
-        *[_img(png, title) for title, png in figures.items()], "</div>",
+        *[_img(png, title) for (_, title), png in figures.items()], "</div>",
         "<h2>Gallery</h2><p>Normal maps of the normalised source and the watertight mesh (ray cast, "
         "front view, 20&deg; elevation) and the stored surface points with salient points in red.</p>",
         "<div class='gallery'>",

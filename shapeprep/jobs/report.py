@@ -46,12 +46,13 @@ def write_figure_files(folder: str | Path, figures: dict[str, bytes], gallery) -
     temporary = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
-    for title, png in figures.items():
-        name = "".join(c if c.isalnum() else "_" for c in title.lower()).strip("_")
-        (temporary / f"distribution_{name}.png").write_bytes(png)
+    # <section>--<name>.png: the rule's report() pattern files them under the section (a stage, or the gallery).
+    for (stage, title), png in figures.items():
+        name = "_".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
+        (temporary / f"{stage}--{name}.png").write_bytes(png)
     for index, (row, images) in enumerate(gallery):
         for label, png in images:
-            (temporary / f"gallery_{index:02d}_{str(row['object_id'])[:12]}_{label.split()[0]}.png").write_bytes(png)
+            (temporary / f"gallery--{index:02d}_{str(row['object_id'])[:12]}_{label.split()[0]}.png").write_bytes(png)
     shutil.rmtree(folder, ignore_errors=True)
     temporary.rename(folder)
 
