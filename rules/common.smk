@@ -3,7 +3,7 @@
 import os
 
 from shapeprep import cluster
-from shapeprep.provenance import canonical, stage_code_hash
+from shapeprep.provenance import DOWNLOAD_SPEED_KEYS, canonical, stage_code_hash
 
 SHARDS = [f"{index:05d}" for index in range(config["shards"]["num_shards"])]
 
@@ -26,21 +26,26 @@ def stage_params(stage):
     return canonical({**config.get(stage, {}), "code": stage_code_hash(stage)})
 
 
+def download_outcome_settings():
+    """The download section without its speed settings: what the outcome depends on."""
+    return {
+        key: value
+        for key, value in config["download"].items()
+        if key not in DOWNLOAD_SPEED_KEYS
+    }
+
+
 def download_params():
-    """The download settings an outcome depends on (speed settings are read by the job itself)."""
-    keys = ("cache_dir", "max_attempts", "max_zip_members", "max_zip_bytes")
+    """The download settings an outcome depends on, plus the code hash."""
     return canonical(
-        {key: config["download"][key] for key in keys}
-        | {"code": stage_code_hash("download")}
+        download_outcome_settings() | {"code": stage_code_hash("download")}
     )
 
 
 def provenance_config():
     """The config as the report shows it, without the download speed settings
     (they change nothing in the data, so they must not rerun the report)."""
-    speed = ("processes", "batch_size", "backoff_seconds", "timeout_seconds", "mirrors")
-    download = {k: v for k, v in config["download"].items() if k not in speed}
-    return canonical({**config, "download": download})
+    return canonical({**config, "download": download_outcome_settings()})
 
 
 def build_params():

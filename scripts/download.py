@@ -6,15 +6,14 @@ a finished download and everything after it.
 """
 
 from shapeprep.jobs import download
+from shapeprep.provenance import DOWNLOAD_SPEED_KEYS
 from shapeprep.scripting import snakemake_standin
 from shapeprep.stage import job_logging
-
-TUNING_KEYS = ("processes", "batch_size", "backoff_seconds", "timeout_seconds", "mirrors")
 
 
 def main(smk):
     settings = smk.config.get("download", {})
-    tuning = {key: settings[key] for key in TUNING_KEYS if key in settings}
+    tuning = {key: settings[key] for key in DOWNLOAD_SPEED_KEYS if key in settings}
     with job_logging(smk.log[0]):
         download.run(smk.input.shard_list, smk.output.status, smk.params.journal, smk.params.download, tuning,
                      smk.log[0])

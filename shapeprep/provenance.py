@@ -30,6 +30,11 @@ STAGE_MODULES = {
     "normal_maps": ["render", "meshstore", "stage", "jobs/normal_maps"],
 }
 
+#: Download settings that change only speed, never which bytes arrive. The job
+#: reads them from the config; they stay out of every ``params:`` (and out of the
+#: report's provenance), so tuning them reruns nothing.
+DOWNLOAD_SPEED_KEYS = ("processes", "batch_size", "backoff_seconds", "timeout_seconds", "mirrors")
+
 #: Packages whose versions are written into every shard.
 TRACKED_PACKAGES = (
     "shapeprep", "numpy", "scipy", "trimesh", "libigl", "pymcubes", "fpsample", "meshiki", "pymeshlab", "torch", "cubvh",
