@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_path
-from .download import xl_source, xl_suffix
+from .download import xl_suffix
 
 FILTERED_COLUMNS = ["object_id", "source", "name", "reason", "message"]
 
@@ -88,8 +88,7 @@ def list_objaverse_xl(entry: dict, cache_dir: str | Path) -> tuple[pd.DataFrame,
     formats, reasons = [], []
     for object_id, identifier in zip(table["object_id"], table["location"]):
         try:
-            formats.append(xl_suffix(identifier).lstrip("."))
-            xl_source(identifier)
+            formats.append(xl_suffix(identifier).lstrip("."))  # raises for an unknown host
             reasons.append("" if _SHA256.match(object_id) else "bad_sha256")
         except ValueError:
             formats.append("")

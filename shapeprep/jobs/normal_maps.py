@@ -6,8 +6,6 @@ The input TripoSG-style quality scoring works from (front, right, back, left at
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from ..atomic import atomic_path
@@ -15,8 +13,6 @@ from ..meshstore import read_mesh
 from ..render import FOUR_VIEWS, normal_views
 from ..stage import ok_objects, read_status, run_objects
 from .watertight import resolve_backend
-
-logger = logging.getLogger("shapeprep")
 
 
 def run(watertight_store: str, validate_status: str, output: str, size: int, backend: str) -> None:
@@ -36,10 +32,7 @@ def run(watertight_store: str, validate_status: str, output: str, size: int, bac
         ids.append(object_id)
         return {}
 
-    status = run_objects(ok_objects(read_status(validate_status)), process, "normal_maps")
-    failed = status[status["status"] != "ok"]
-    for row in failed.itertuples():
-        logger.warning("normal_maps %s: %s", row.object_id, row.message)
+    run_objects(ok_objects(read_status(validate_status)), process, "normal_maps")  # logs any failure
     with atomic_path(output) as temporary, h5py.File(temporary, "w") as handle:
         handle.create_dataset("object_id", data=np.array(ids, dtype="S64"))
         stack = np.stack(images) if images else np.zeros((0, len(FOUR_VIEWS), size, size, 3), np.uint8)
