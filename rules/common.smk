@@ -62,14 +62,8 @@ def rule_resource(stage, key):
 
 
 def build_resources(stage):
-    """mem_mb / runtime (and partition) of a whole-build job, when it is not a local rule."""
-    spec = config["resources"].get(stage, {})
-    resources = {
-        key: spec.get(key, DEFAULT_RESOURCES[key]) for key in ("mem_mb", "runtime")
-    }
-    if spec.get("slurm_partition"):
-        resources["slurm_partition"] = spec["slurm_partition"]
-    return resources
+    """mem_mb / runtime (and partition) of a whole-build job; see shapeprep.cluster."""
+    return cluster.build_resources(config, stage)
 
 
 def shard_resources(stage):

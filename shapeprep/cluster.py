@@ -50,6 +50,16 @@ def watertight_gpus(config: dict) -> int:
     return int(backend == "cubvh" or (backend == "auto" and bool(spec.get("slurm_partition"))))
 
 
+def build_resources(config: dict, stage: str) -> dict:
+    """``resources:`` of a whole-build job (index, report) when it is not a local rule:
+    the configured ``mem_mb`` and ``runtime``, and ``slurm_partition`` when set."""
+    spec = config.get("resources", {}).get(stage, {})
+    resources = {key: spec.get(key, DEFAULT_RESOURCES[key]) for key in ("mem_mb", "runtime")}
+    if spec.get("slurm_partition"):
+        resources["slurm_partition"] = spec["slurm_partition"]
+    return resources
+
+
 def shard_resources(config: dict, stage: str, shard_list_path: Callable[[str], str]) -> dict:
     """``resources:`` of a per-shard job.
 
@@ -72,8 +82,8 @@ def shard_resources(config: dict, stage: str, shard_list_path: Callable[[str], s
     # Watertight memory measured 0.6 GB median / 1.5 GB worst at 512 and 2.9 GB at
     # 1024 on the shared meshes: about linear in the resolution.
     memory_factor = max(1.0, config["watertight"]["resolution"] / 256) if stage == "watertight" else 1.0
-    floor = spec.get("runtime", DEFAULT_RESOURCES["runtime"])
-    memory = spec.get("mem_mb", DEFAULT_RESOURCES["mem_mb"])
+    fixed = build_resources(config, stage)
+    floor, memory = fixed.pop("runtime"), fixed.pop("mem_mb")
 
     def runtime(wildcards, attempt):
         estimate = math.ceil(2 * objects_in_list(shard_list_path(wildcards.shard)) * per_object / 60)
@@ -82,9 +92,7 @@ def shard_resources(config: dict, stage: str, shard_list_path: Callable[[str], s
     def mem_mb(wildcards, attempt):
         return int(memory * memory_factor) * attempt
 
-    resources = {"runtime": runtime, "mem_mb": mem_mb}
-    if spec.get("slurm_partition"):
-        resources["slurm_partition"] = spec["slurm_partition"]
+    resources = {"runtime": runtime, "mem_mb": mem_mb, **fixed}
     gpus = watertight_gpus(config) if stage == "watertight" else 0
     if gpus:
         resources["gpu"] = gpus
