@@ -529,18 +529,20 @@ def download_shard(objects: pd.DataFrame, cache_dir: str | Path, journal_path: s
         logger.info("download %s: %d objects to fetch, %d settled by earlier runs", source, len(todo),
                     len(group) - len(todo))
         by_id = group.set_index("object_id")
+        seconds_per_object = 0.0  # of the latest call: objects are fetched in batches, not one by one
 
         def call(batch, call_batch=call_batch, by_id=by_id):
+            nonlocal seconds_per_object
             started = time.perf_counter()
             outcomes, error = call_batch(by_id.loc[batch].reset_index(), cache_dir, journal, params["processes"], params)
             if error is not None:
                 logger.warning("download call over %d objects raised %s: %s", len(batch), type(error).__name__, error)
-            call.seconds = (time.perf_counter() - started) / max(len(batch), 1)
+            seconds_per_object = (time.perf_counter() - started) / max(len(batch), 1)
             return outcomes, error
 
         def on_outcome(object_id, outcome, attempts):
             journal.append({"kind": "outcome", "object_id": object_id, "attempts": attempts, **asdict(outcome)})
-            add_row(object_id, outcome, attempts, getattr(call, "seconds", 0.0))
+            add_row(object_id, outcome, attempts, seconds_per_object)
 
         prior = {object_id: earlier[object_id]["attempts"] for object_id in todo if object_id in earlier}
         started, batch_size = time.perf_counter(), params["batch_size"]
