@@ -30,10 +30,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shapeprep.manifest import MANIFEST_COLUMNS, shard_name, shard_of, write_shard_lists  # noqa: E402
-from shapeprep.sources import FILTERED_COLUMNS  # noqa: E402
+from shapeprep.sources.manifest import MANIFEST_COLUMNS, shard_name, shard_of, write_shard_lists  # noqa: E402
+from shapeprep.sources.objaverse import FILTERED_COLUMNS  # noqa: E402
+from shapeprep.status import STAGES as ALL_STAGES  # noqa: E402
 
-STAGES = ("download", "normalize", "watertight", "validate", "sample", "shard")
+#: The per-shard stages a default build runs (normal maps are optional).
+STAGES = tuple(stage.name for stage in ALL_STAGES if stage.per_shard and stage.name != "normal_maps")
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float, str]:

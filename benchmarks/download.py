@@ -5,7 +5,7 @@ Both sides run the same objaverse 0.1.7 code against tests/objaverse_server.py
 added per-request latency to imitate a distant server):
 
 - peer: one ``objaverse.xl.download_objects`` call, as TRELLIS's toolkit does;
-- ours: ``shapeprep.download.download_shard`` (journal, retries, zip checks, hash checks).
+- ours: ``shapeprep.sources.download.download_shard`` (journal, retries, zip checks, hash checks).
 
 Scenarios: a clean run, a run with one injected server error, and a rerun
 over a finished shard (resume). Prints a table of times, objects obtained and
@@ -28,8 +28,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shapeprep.download import download_shard  # noqa: E402
-from shapeprep.mirrors import network_settings  # noqa: E402
+from shapeprep.sources.download import download_shard  # noqa: E402
+from shapeprep.sources.mirrors import network_settings  # noqa: E402
 from tests.objaverse_server import ObjaverseServer, sha256_of  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "meshes"

@@ -29,8 +29,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from shapeprep.index import STAGES, object_table  # noqa: E402
-from shapeprep.report import (  # noqa: E402
+from shapeprep.build.index import object_table  # noqa: E402
+from shapeprep.build.report import read_benchmarks  # noqa: E402
+from shapeprep.report.page import (  # noqa: E402
     CSV_COLUMNS,
     benchmark_table,
     distribution_figures,
@@ -39,6 +40,7 @@ from shapeprep.report import (  # noqa: E402
     source_counts,
     stage_counts,
 )
+from shapeprep.status import OBJECT_STAGES  # noqa: E402
 
 STAGE_FOLDERS = {"download": "downloaded", "normalize": "normalized", "watertight": "watertight",
                  "validate": "validated", "sample": "samples"}
@@ -59,7 +61,7 @@ def synthetic_tables(build: Path, objects: int):
     ids = {object_id: object_id[:16] for object_id in manifest["object_id"]}
     copies = max(1, objects // len(manifest))
     stages = {}
-    for stage in STAGES:
+    for stage in OBJECT_STAGES:
         table = pd.concat([pd.read_parquet(path) for path in sorted((build / STAGE_FOLDERS[stage]).glob("*.status.parquet"))],
                           ignore_index=True)
         stages[stage] = replicate(table, ids, copies)
@@ -79,7 +81,7 @@ def part_tables(build: Path, objects: int) -> None:
     figures = distribution_figures(table)
     timings["distribution figures"] = time.perf_counter() - started
     started = time.perf_counter()
-    benchmarks = benchmark_table(sorted(str(p) for p in (build / "benchmarks").rglob("*.tsv")))
+    benchmarks = benchmark_table(read_benchmarks(build / "benchmarks"))
     shards = {"shards": 500, "bytes": 0, "objects": len(table), "points": {}}
     page = render_html(table, shards, benchmarks, [], figures, {"config": {}})
     timings["HTML page (no gallery)"] = time.perf_counter() - started
@@ -102,7 +104,7 @@ def part_thumbnails(size: int) -> None:
     import trimesh
     from sampling import prepared_meshes  # benchmarks/sampling.py: normalised + watertight at 256, cached
 
-    from shapeprep.render import normal_views, pixel_rays, render_normals, render_points, view_rotation
+    from shapeprep.report.render import normal_views, pixel_rays, render_normals, render_points, view_rotation
 
     print(f"\n| mesh | watertight faces | gallery (3 images, {size} px) s | 4 views 256 px s |"
           " one view 256 px: ours s | trimesh ray s | trimesh / ours |")

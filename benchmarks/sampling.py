@@ -17,7 +17,7 @@ Three parts, each printing a table:
     of a sharp edge of the source (precision), how much of the source's sharp
     edge length has a point within one voxel (coverage), and time.
 ``reader``
-    Items per second through :class:`shapeprep.data.ShardDataset` with its
+    Items per second through :class:`shapeprep.samples.data.ShardDataset` with its
     default subsample sizes, with 0 and 2 DataLoader workers, against the same
     data read from per-object npz files in Dora's layout with Dora's loading
     recipe (``np.load`` + random choice), in the same run. It also compares
@@ -52,9 +52,9 @@ def default_sample_params() -> dict:
 
 def prepared_meshes(resolution: int, cache: Path) -> list[tuple[str, dict]]:
     """(name, {source_vertices, source_faces, vertices, faces}) for every loadable shared mesh."""
-    from shapeprep.errors import MeshError
-    from shapeprep.loaders import load_mesh
-    from shapeprep.normalize import normalize_mesh
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.status import MeshError
     from shapeprep.watertight import watertight_mesh
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -76,8 +76,8 @@ def prepared_meshes(resolution: int, cache: Path) -> list[tuple[str, dict]]:
 
 
 def part_objects(meshes) -> None:
-    from shapeprep.provenance import object_rng
-    from shapeprep.sampling import sample_object
+    from shapeprep.build.provenance import object_rng
+    from shapeprep.samples.sampling import sample_object
 
     params = default_sample_params()
     queries = params["volume_points"] + sum(
@@ -120,8 +120,8 @@ def peer_labelling_seconds(vertices, faces, arrays) -> float:
 def part_salient(meshes, resolution: int) -> None:
     from scipy.spatial import cKDTree
 
-    from shapeprep.salient import meshiki_available, nearest_edge, salient_edges, sample_salient
-    from shapeprep.watertight import grid_spacing
+    from shapeprep.geometry.grid import grid_spacing
+    from shapeprep.samples.salient import meshiki_available, nearest_edge, salient_edges, sample_salient
 
     params = default_sample_params()
     count, angle = 16384, params["salient_angle_deg"]
@@ -166,8 +166,8 @@ def part_salient(meshes, resolution: int) -> None:
 
 
 def write_dora_npz(folder: Path, object_id: str, arrays: dict) -> Path:
-    """One object in Dora's npz layout (shapeprep.export), as Dora's loader reads it."""
-    from shapeprep.export import dora_arrays
+    """One object in Dora's npz layout (shapeprep.samples.export), as Dora's loader reads it."""
+    from shapeprep.samples.export import dora_arrays
 
     path = folder / f"{object_id}.npz"
     np.savez(path, **dora_arrays(arrays))
@@ -219,10 +219,10 @@ def items_per_second(dataset, workers: int, epochs: int = 2) -> float:
 def part_reader(meshes, objects: int) -> None:
     import h5py
 
-    from shapeprep.data import DEFAULT_COUNTS, ShardDataset
-    from shapeprep.provenance import object_rng
-    from shapeprep.sampling import sample_object
-    from shapeprep.shards import write_shard_arrays
+    from shapeprep.build.provenance import object_rng
+    from shapeprep.samples.data import DEFAULT_COUNTS, ShardDataset
+    from shapeprep.samples.sampling import sample_object
+    from shapeprep.samples.shards import write_shard_arrays
 
     params = default_sample_params()
     folder = Path(tempfile.mkdtemp(prefix="shapeprep-reader-"))

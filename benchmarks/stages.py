@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from shapeprep.errors import MeshError
-from shapeprep.sampling import sample_object
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh
-from shapeprep.provenance import object_rng
-from shapeprep.validate import surface_deviation, validate_mesh
-from shapeprep.watertight import exterior_mask, grid_spacing, watertight_mesh
+from shapeprep.build.provenance import object_rng
+from shapeprep.geometry.grid import grid_spacing
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.validate import surface_deviation, validate_mesh
+from shapeprep.samples.sampling import sample_object
+from shapeprep.status import MeshError
+from shapeprep.watertight import watertight_mesh
+from shapeprep.watertight.reference import exterior_mask
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "meshes"
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +42,7 @@ def dense_recipe(vertices, faces, resolution, eps_voxels=1.0):
     """The seed recipe: UDF at every grid point, flood fill, marching cubes."""
     import mcubes
 
-    from shapeprep.distance import IglDistance
+    from shapeprep.geometry.distance import IglDistance
 
     axis = np.linspace(-1, 1, resolution)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)

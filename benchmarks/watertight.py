@@ -41,9 +41,9 @@ def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, ep
     exceeds ``eps + 2`` voxels and they are not inside the output either
     (parts enclosed by other parts become solid interior, which is kept).
     """
-    from shapeprep.distance import IglDistance
-    from shapeprep.surface import sample_surface
-    from shapeprep.validate import face_components
+    from shapeprep.geometry.distance import IglDistance
+    from shapeprep.geometry.surface import sample_surface
+    from shapeprep.geometry.topology import face_components
 
     n_parts, label = face_components(source_faces, len(source_vertices))
     distance = IglDistance(out_vertices, out_faces)
@@ -63,10 +63,11 @@ def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, ep
 
 
 def measure_ours(path: Path, resolution: int) -> dict:
-    from shapeprep.loaders import load_mesh
-    from shapeprep.normalize import normalize_mesh
-    from shapeprep.validate import surface_deviation, validate_mesh
-    from shapeprep.watertight import grid_spacing, watertight_mesh
+    from shapeprep.geometry.grid import grid_spacing
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.geometry.validate import surface_deviation, validate_mesh
+    from shapeprep.watertight import watertight_mesh
 
     source = normalize_mesh(*load_mesh(path))
     start = time.perf_counter()
@@ -105,10 +106,11 @@ def measure_dense(path: Path, resolution: int) -> dict:
     """The seed recipe: exact UDF at every grid point, dense flood fill, dense marching cubes."""
     import mcubes
 
-    from shapeprep.distance import IglDistance
-    from shapeprep.loaders import load_mesh
-    from shapeprep.normalize import normalize_mesh
-    from shapeprep.watertight import exterior_mask, grid_spacing
+    from shapeprep.geometry.distance import IglDistance
+    from shapeprep.geometry.grid import grid_spacing
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.watertight.reference import exterior_mask
 
     source = normalize_mesh(*load_mesh(path))
     start = time.perf_counter()
@@ -130,9 +132,9 @@ def measure_dense(path: Path, resolution: int) -> dict:
 def measure_mesh2sdf(path: Path, resolution: int) -> dict:
     import mesh2sdf
 
-    from shapeprep.loaders import load_mesh
-    from shapeprep.normalize import normalize_mesh
-    from shapeprep.validate import validate_mesh
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.geometry.validate import validate_mesh
 
     source = normalize_mesh(*load_mesh(path))
     start = time.perf_counter()

@@ -2,14 +2,15 @@
 
 import os
 
-from shapeprep import cluster
-from shapeprep.provenance import DOWNLOAD_SPEED_KEYS, canonical, stage_code_hash
+from shapeprep.build import cluster
+from shapeprep.build.provenance import (
+    canonical,
+    download_outcome_settings,
+    stage_code_hash,
+)
+from shapeprep.status import OBJECT_STAGES, STAGE_NAMES
 
 SHARDS = [f"{index:05d}" for index in range(config["shards"]["num_shards"])]
-
-STAGES = ["normalize", "watertight", "validate", "sample"]
-
-DEFAULT_RESOURCES = cluster.DEFAULT_RESOURCES
 
 
 wildcard_constraints:
@@ -21,53 +22,51 @@ def result(*parts):
     return os.path.join(config["results"], *parts)
 
 
-def stage_params(stage):
-    """A stage's config section plus its code hash: changing either reruns the stage."""
-    return canonical({**config.get(stage, {}), "code": stage_code_hash(stage)})
-
-
-def download_outcome_settings():
-    """The download section without its speed settings: what the outcome depends on."""
-    return {
-        key: value
-        for key, value in config["download"].items()
-        if key not in DOWNLOAD_SPEED_KEYS
-    }
+def stage_params(stage, settings=None):
+    """A stage's settings (default: its config section) plus its code hash: changing either reruns the stage."""
+    settings = config[stage] if settings is None else settings
+    return canonical({**settings, "code": stage_code_hash(stage)})
 
 
 def download_params():
-    """The download settings an outcome depends on, plus the code hash."""
-    return canonical(
-        download_outcome_settings() | {"code": stage_code_hash("download")}
-    )
+    """The download settings an outcome depends on (not the speed settings), plus the code hash."""
+    return stage_params("download", download_outcome_settings(config["download"]))
 
 
 def provenance_config():
     """The config as the report shows it, without the download speed settings
     (they change nothing in the data, so they must not rerun the report)."""
-    return canonical({**config, "download": download_outcome_settings()})
-
-
-def build_params():
-    """Every stage's parameters, written into each shard as provenance."""
-    stages = {stage: stage_params(stage) for stage in STAGES}
     return canonical(
-        stages | {"download": download_params(), "curate": config["curate"]}
+        {**config, "download": download_outcome_settings(config["download"])}
     )
 
 
+def build_params():
+    """The parameters of every stage that decides an object's status, written into each shard as provenance."""
+    stages = {
+        stage: download_params() if stage == "download" else stage_params(stage)
+        for stage in OBJECT_STAGES
+    }
+    return canonical(stages | {"curate": config["curate"]})
+
+
+def code_hashes():
+    """Every stage's code hash, shown in the report's provenance."""
+    return {stage: stage_code_hash(stage) for stage in STAGE_NAMES}
+
+
 def rule_resource(stage, key):
-    """threads / mem_mb / runtime of a stage from config["resources"]."""
-    return config["resources"].get(stage, {}).get(key, DEFAULT_RESOURCES[key])
+    """threads / mem_mb / runtime of a stage from config["resources"] (the schema fills in defaults)."""
+    return config["resources"][stage][key]
 
 
 def build_resources(stage):
-    """mem_mb / runtime (and partition) of a whole-build job; see shapeprep.cluster."""
+    """mem_mb / runtime (and partition) of a whole-build job; see shapeprep.build.cluster."""
     return cluster.build_resources(config, stage)
 
 
 def shard_resources(stage):
-    """runtime / mem_mb (and GPU, partition) of a per-shard job; see shapeprep.cluster."""
+    """runtime / mem_mb (and GPU, partition) of a per-shard job; see shapeprep.build.cluster."""
     return cluster.shard_resources(
         config, stage, lambda shard: result("manifest", "shards", f"{shard}.tsv")
     )

@@ -21,9 +21,9 @@ rule download:
         **shard_resources("download"),
         downloads=1,
     params:
-        download=download_params(),
+        settings=download_params(),
         journal=lambda wildcards: result(
             "downloaded", f"{wildcards.shard}.journal.jsonl"
         ),
     script:
-        "../scripts/download.py"
+        "../scripts/job.py"

@@ -15,8 +15,12 @@ checkpoint manifest:
     conda:
         "../envs/shapeprep.yaml"
     params:
-        sources=canonical(config["sources"]),
-        num_shards=config["shards"]["num_shards"],
-        code=stage_code_hash("manifest"),
+        settings=stage_params(
+            "manifest",
+            {
+                "sources": config["sources"],
+                "num_shards": config["shards"]["num_shards"],
+            },
+        ),
     script:
-        "../scripts/build_manifest.py"
+        "../scripts/job.py"

@@ -18,17 +18,17 @@ rule normalize:
     resources:
         **shard_resources("normalize"),
     params:
-        normalize=stage_params("normalize"),
+        settings=stage_params("normalize"),
         curate=canonical(config["curate"]),
     script:
-        "../scripts/normalize.py"
+        "../scripts/job.py"
 
 
 rule watertight:
     input:
         shard_list=shard_list,
-        meshes=rules.normalize.output.meshes,
-        status=rules.normalize.output.status,
+        normalized=rules.normalize.output.meshes,
+        normalized_status=rules.normalize.output.status,
     output:
         meshes=result("watertight", "{shard}.h5"),
         status=result("watertight", "{shard}.status.parquet"),
@@ -42,9 +42,9 @@ rule watertight:
     resources:
         **shard_resources("watertight"),
     params:
-        watertight=stage_params("watertight"),
+        settings=stage_params("watertight"),
     script:
-        "../scripts/watertight.py"
+        "../scripts/job.py"
 
 
 rule validate:
@@ -65,6 +65,6 @@ rule validate:
     resources:
         **shard_resources("validate"),
     params:
-        validate=stage_params("validate"),
+        settings=stage_params("validate"),
     script:
-        "../scripts/validate.py"
+        "../scripts/job.py"

@@ -21,9 +21,9 @@ rule index:
     resources:
         **build_resources("index"),
     params:
-        code=stage_code_hash("index"),
+        settings=stage_params("index", {}),
     script:
-        "../scripts/build_index.py"
+        "../scripts/job.py"
 
 
 rule report:
@@ -69,12 +69,11 @@ rule report:
         **build_resources("report"),
     params:
         settings=canonical(config["report"]),
-        provenance={
-            "config": provenance_config(),
-            "code": {stage: stage_code_hash(stage) for stage in STAGES + ["report"]},
-        },
+        provenance={"config": provenance_config(), "code": code_hashes()},
+        # Build time per stage; the benchmark files are not inputs (no rule has them as outputs).
+        benchmarks=result("benchmarks"),
     script:
-        "../scripts/build_report.py"
+        "../scripts/job.py"
 
 
 rule normal_maps:
@@ -93,8 +92,12 @@ rule normal_maps:
     resources:
         **shard_resources("normal_maps"),
     params:
-        size=config["report"]["normal_map_size"],
-        backend=config["watertight"]["backend"],
-        code=stage_code_hash("normal_maps"),
+        settings=stage_params(
+            "normal_maps",
+            {
+                "size": config["report"]["normal_map_size"],
+                "backend": config["watertight"]["backend"],
+            },
+        ),
     script:
-        "../scripts/normal_maps.py"
+        "../scripts/job.py"

@@ -20,9 +20,9 @@ rule sample:
     resources:
         **shard_resources("sample"),
     params:
-        sample=stage_params("sample"),
+        settings=stage_params("sample"),
     script:
-        "../scripts/sample.py"
+        "../scripts/job.py"
 
 
 rule shard:
@@ -33,7 +33,7 @@ rule shard:
         sample_status=rules.sample.output.status,
         samples=rules.sample.output.samples,
     output:
-        shard=result("shards", "{shard}.h5"),
+        shard_file=result("shards", "{shard}.h5"),
     log:
         result("logs", "shard", "{shard}.log"),
     benchmark:
@@ -44,7 +44,7 @@ rule shard:
     resources:
         **shard_resources("shard"),
     params:
-        shard=stage_params("shard"),
-        build=build_params(),
+        settings=stage_params("shard"),
+        build_params=build_params(),
     script:
-        "../scripts/shard.py"
+        "../scripts/job.py"

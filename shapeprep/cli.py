@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import MeshError
+from .status import MeshError
 
 
 def _write_mesh(path: str, vertices: np.ndarray, faces: np.ndarray) -> None:
@@ -36,10 +36,9 @@ def _json_ready(record: dict) -> dict:
 
 
 def watertight_command(args) -> int:
-    from .jobs.watertight import resolve_backend
-    from .loaders import load_mesh
-    from .normalize import normalize_mesh, to_original_frame
-    from .watertight import watertight_mesh
+    from .geometry.loaders import load_mesh
+    from .geometry.normalize import normalize_mesh, to_original_frame
+    from .watertight import resolve_backend, watertight_mesh
 
     vertices, faces = load_mesh(args.input)
     source = normalize_mesh(vertices, faces)
@@ -75,10 +74,10 @@ def watertight_command(args) -> int:
 
 
 def validate_command(args) -> int:
-    from .loaders import load_mesh
-    from .normalize import normalize_mesh, weld_vertices
-    from .validate import surface_deviation, validate_mesh
-    from .watertight import grid_spacing
+    from .geometry.grid import grid_spacing
+    from .geometry.loaders import load_mesh
+    from .geometry.normalize import normalize_mesh, weld_vertices
+    from .geometry.validate import surface_deviation, validate_mesh
 
     vertices, faces = load_mesh(args.mesh)
     # Formats such as STL store every triangle's corners separately.
@@ -97,7 +96,7 @@ def validate_command(args) -> int:
 
 
 def export_command(args) -> int:
-    from .export import export_shard
+    from .samples.export import export_shard
 
     source = Path(args.source)
     if source.suffix == ".parquet":

@@ -37,3 +37,11 @@ def box(extents, center=(0.0, 0.0, 0.0)):
 
     mesh = trimesh.creation.box(extents=extents)
     return np.asarray(mesh.vertices, dtype=np.float64) + np.asarray(center), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def validated_config(config: dict) -> dict:
+    """``config`` validated against config/schema.yaml with every default filled in, as the Snakefile sees it."""
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    return config

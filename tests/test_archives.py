@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from shapeprep.archives import extract_member
-from shapeprep.errors import MeshError
+from shapeprep.sources.archives import extract_member
+from shapeprep.status import MeshError
 
 from .conftest import shared_mesh
 

@@ -1,4 +1,4 @@
-"""Cluster resources of per-shard jobs (shapeprep.cluster)."""
+"""Cluster resources of per-shard jobs (shapeprep.build.cluster)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from shapeprep.cluster import shard_resources, watertight_gpus
+from shapeprep.build.cluster import shard_resources, watertight_gpus
+
+from .conftest import validated_config
 
 
 def config(backend="auto", resolution=256, **watertight_resources):
-    return {"watertight": {"backend": backend, "resolution": resolution},
-            "resources": {"watertight": {"mem_mb": 4000, "runtime": 60, "seconds_per_object": 2.0,
-                                         **watertight_resources},
-                          "normalize": {"mem_mb": 3000, "runtime": 30, "seconds_per_object": 0.5}}}
+    return validated_config({
+        "watertight": {"backend": backend, "resolution": resolution},
+        "resources": {"watertight": {"mem_mb": 4000, "runtime": 60, "seconds_per_object": 2.0, **watertight_resources},
+                      "normalize": {"mem_mb": 3000, "runtime": 30, "seconds_per_object": 0.5}}})
 
 
 @pytest.mark.parametrize(("backend", "extra", "gpus"), [

@@ -5,18 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeprep.curate import (
-    curate_counts,
-    curate_shape,
-    extent_ratio,
-    face_components,
-    far_parts,
-    planar_fraction,
-)
-from shapeprep.errors import Filtered
-from shapeprep.jobs.normalize import drop_far_parts
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh, to_original_frame
+from shapeprep.build.normalize import drop_far_parts
+from shapeprep.geometry.curate import curate_counts, curate_shape, extent_ratio, far_parts, planar_fraction
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh, to_original_frame
+from shapeprep.geometry.topology import face_components
+from shapeprep.status import Filtered
 
 from .conftest import box, shared_mesh
 
@@ -41,12 +35,12 @@ def test_real_objects_pass(name):
 def test_two_sided_plane_is_flat_and_planar():
     mesh = normalized("TwoSidedPlane.glb")
     assert extent_ratio(mesh.vertices) < 1e-6
-    assert planar_fraction(mesh.vertices, mesh.faces) == pytest.approx(1.0)
+    assert planar_fraction(mesh.vertices, mesh.faces, 0.002) == pytest.approx(1.0)
     with pytest.raises(Filtered) as caught:
         curate_shape(mesh.vertices, mesh.faces, FILTERS)
     assert caught.value.reason == "flat_geometry"
     with pytest.raises(Filtered) as caught:
-        curate_shape(mesh.vertices, mesh.faces, {"max_planar_fraction": 0.9})
+        curate_shape(mesh.vertices, mesh.faces, {"max_planar_fraction": 0.9, "planar_tolerance": 0.002})
     assert caught.value.reason == "planar_patch"
 
 
@@ -58,16 +52,16 @@ def test_ground_plane_with_a_small_object_is_a_planar_patch():
     small = suzanne.vertices * 0.1 + [0, 0, 0.1]
     vertices = np.concatenate([ground_vertices, small])
     faces = np.concatenate([ground_faces, suzanne.faces + len(ground_vertices)])
-    fraction = planar_fraction(vertices, faces)
+    fraction = planar_fraction(vertices, faces, 0.002)
     assert 0.9 < fraction < 1.0
     with pytest.raises(Filtered, match="planar_patch"):
-        curate_shape(vertices, faces, {"max_planar_fraction": 0.9})
+        curate_shape(vertices, faces, {"max_planar_fraction": 0.9, "planar_tolerance": 0.002})
 
 
 def test_box_spreads_its_area_over_six_planes():
     vertices, faces = box((1.0, 0.6, 0.3))
     sides = np.array([0.6 * 0.3, 1.0 * 0.3, 1.0 * 0.6])
-    assert planar_fraction(vertices, faces) == pytest.approx(sides.max() / (2 * sides.sum()))
+    assert planar_fraction(vertices, faces, 0.002) == pytest.approx(sides.max() / (2 * sides.sum()))
 
 
 def test_count_bounds():
@@ -90,7 +84,7 @@ def test_far_part_is_dropped_and_frame_follows_the_kept_body():
     mesh = normalize_mesh(vertices, faces, **NORMALIZE)
     kept, dropped = drop_far_parts(mesh, NORMALIZE, 1.0)
     suzanne = normalize_mesh(suzanne_v, suzanne_f, **NORMALIZE)
-    assert dropped == face_components(len(suzanne.vertices), suzanne.faces)[0]
+    assert dropped == face_components(suzanne.faces, len(suzanne.vertices))[0]
     alone = normalize_mesh(fandisk_v, fandisk_f, **NORMALIZE)
     assert kept.faces.shape == alone.faces.shape
     np.testing.assert_allclose(kept.center, alone.center, atol=1e-9)
@@ -102,7 +96,7 @@ def test_far_part_is_dropped_and_frame_follows_the_kept_body():
 def test_parts_of_one_object_are_not_far():
     """2CylinderEngine's many parts all sit together: nothing is dropped."""
     mesh = normalized("2CylinderEngine.glb")
-    count, _ = face_components(len(mesh.vertices), mesh.faces)
+    count, _ = face_components(mesh.faces, len(mesh.vertices))
     keep, dropped = far_parts(mesh.vertices, mesh.faces, 0.5)
     assert count > 10
     assert dropped == 0 and keep.all()

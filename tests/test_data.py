@@ -4,8 +4,14 @@ import h5py
 import numpy as np
 import pytest
 
-from shapeprep.data import ShardDataset
-from shapeprep.shards import SAMPLE_KEYS, read_shard_object, shard_objects, write_shard, write_shard_arrays
+from shapeprep.samples.data import ShardDataset
+from shapeprep.samples.shards import (
+    SAMPLE_KEYS,
+    read_shard_object,
+    shard_objects,
+    write_shard,
+    write_shard_arrays,
+)
 
 torch = pytest.importorskip("torch")
 

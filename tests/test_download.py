@@ -18,8 +18,14 @@ import zipfile
 import pandas as pd
 import pytest
 
-from shapeprep.download import Journal, download_shard, download_with_retries, Outcome, github_zip_path
-from shapeprep.mirrors import network_settings, rewrite_url
+from shapeprep.sources.download import (
+    Journal,
+    Outcome,
+    download_shard,
+    download_with_retries,
+    github_zip_path,
+)
+from shapeprep.sources.mirrors import network_settings, rewrite_url
 
 from .conftest import shared_mesh
 from .objaverse_server import ObjaverseServer, sha256_of
@@ -124,7 +130,7 @@ def test_every_object_ends_in_its_state_with_reason(downloaded):
 
 
 def test_downloaded_files_have_the_expected_hash(world, downloaded):
-    from shapeprep.manifest import file_sha256
+    from shapeprep.sources.identifiers import file_sha256
 
     _, objects, _ = world
     table, cache = downloaded
@@ -183,8 +189,8 @@ def test_killed_download_resumes_without_refetching(world, tmp_path):
     lists.write_text(sketchfab.to_json(orient="records"))
     script = f"""
 import json, pandas as pd
-from shapeprep.download import download_shard
-from shapeprep.mirrors import network_settings
+from shapeprep.sources.download import download_shard
+from shapeprep.sources.mirrors import network_settings
 objects = pd.DataFrame(json.load(open({str(lists)!r})))
 params = dict({PARAMS!r}, processes=1, batch_size=1)
 with network_settings({server.mirrors!r}, 120):
@@ -266,7 +272,7 @@ def test_objaverse_v1_uids_through_load_objects(world, tmp_path):
 
 
 def test_torn_object_paths_file_is_fetched_again(world, tmp_path):
-    from shapeprep.download import fetch_object_paths
+    from shapeprep.sources.download import fetch_object_paths
 
     server, _, _ = world
     target = tmp_path / "object-paths.json.gz"
@@ -296,7 +302,7 @@ def test_copies_torn_by_a_killed_job_are_fetched_again(world, tmp_path):
 
 
 def test_files_the_metadata_does_not_list_are_journaled_as_new(downloaded):
-    from shapeprep.download import stored_path
+    from shapeprep.sources.download import stored_path
 
     _, cache = downloaded
     events = [r for r in Journal(cache.parent / "journal.jsonl").records() if r.get("event") == "new"]

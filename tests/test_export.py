@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from shapeprep.export import export_shard
-from shapeprep.sampling import sample_object
-from shapeprep.shards import write_shard_arrays
+from shapeprep.samples.export import export_shard
+from shapeprep.samples.sampling import sample_object
+from shapeprep.samples.shards import write_shard_arrays
 
 from .conftest import box
 

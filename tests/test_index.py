@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from shapeprep.index import INDEX_COLUMNS, STAGES, build_index, object_table
-from shapeprep.manifest import MANIFEST_COLUMNS
-from shapeprep.sampling import POINT_SETS
-from shapeprep.shards import write_shard
-from shapeprep.stage import run_objects
-from shapeprep.sources import FILTERED_COLUMNS
+from shapeprep.build.index import INDEX_COLUMNS, build_index, object_table
+from shapeprep.build.objects import run_objects
+from shapeprep.samples.sampling import POINT_SETS
+from shapeprep.samples.shards import write_shard
+from shapeprep.sources.manifest import MANIFEST_COLUMNS
+from shapeprep.sources.objaverse import FILTERED_COLUMNS
+from shapeprep.status import OBJECT_STAGES
 
 
 def roundtrip(frame, tmp_path, name):
@@ -21,7 +22,7 @@ def roundtrip(frame, tmp_path, name):
 def test_a_build_with_no_objects_gives_an_empty_index(tmp_path):
     """Empty tables come back from parquet with float columns; the join must still work."""
     manifest = roundtrip(pd.DataFrame(columns=MANIFEST_COLUMNS), tmp_path, "manifest")
-    stages = {stage: roundtrip(run_objects([], lambda object_id: {}, stage), tmp_path, stage) for stage in STAGES}
+    stages = {stage: roundtrip(run_objects([], lambda object_id: {}, stage), tmp_path, stage) for stage in OBJECT_STAGES}
     filtered = roundtrip(pd.DataFrame(columns=FILTERED_COLUMNS), tmp_path, "filtered")
     empty_shard = tmp_path / "00000.h5"
     write_shard(empty_shard, [], lambda object_id: {}, {name: [] for name in POINT_SETS}, {"shard": "00000"})

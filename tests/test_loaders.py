@@ -4,8 +4,8 @@ import struct
 import numpy as np
 import pytest
 
-from shapeprep.errors import MeshError
-from shapeprep.loaders import load_mesh, strips_to_triangles
+from shapeprep.geometry.loaders import load_mesh, strips_to_triangles
+from shapeprep.status import MeshError
 
 from .conftest import SHARED_MESHES, shared_mesh
 
@@ -62,7 +62,7 @@ def test_gltf_instancing_applies_node_transforms():
 
 
 def test_igea_tristrips_are_consistently_wound():
-    from shapeprep.validate import winding_is_consistent
+    from shapeprep.geometry.topology import winding_is_consistent
 
     _, faces = load_mesh(shared_mesh("igea.ply"))
     assert winding_is_consistent(faces)

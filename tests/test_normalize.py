@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from shapeprep.errors import MeshError
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh, to_original_frame
-from shapeprep.validate import edge_face_counts
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh, to_original_frame
+from shapeprep.geometry.topology import edge_face_counts
+from shapeprep.status import MeshError
 
 from .conftest import shared_mesh
 

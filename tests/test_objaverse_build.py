@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from shapeprep.shards import shard_object_ids
+from shapeprep.samples.shards import shard_object_ids
 
 from .conftest import REPO, shared_mesh
 from .objaverse_server import ObjaverseServer, sha256_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shapeprep.render import normal_views, png_bytes, render_normals, render_points
+from shapeprep.report.render import normal_views, png_bytes, render_normals, render_points
 
 from .conftest import box, icosphere
 
@@ -62,8 +62,8 @@ def test_normal_maps_job_writes_four_views_of_validated_objects(tmp_path):
     import h5py
     import pandas as pd
 
-    from shapeprep.jobs.normal_maps import run
-    from shapeprep.meshstore import mesh_store_writer
+    from shapeprep.build.meshstore import mesh_store_writer
+    from shapeprep.build.normal_maps import run
 
     vertices, faces = icosphere(radius=0.5, subdivisions=3)
     with mesh_store_writer(tmp_path / "watertight.h5") as add:
@@ -71,7 +71,8 @@ def test_normal_maps_job_writes_four_views_of_validated_objects(tmp_path):
         add("rejected", vertices, faces, {})
     pd.DataFrame({"object_id": ["sphere", "rejected"], "status": ["ok", "failed"], "reason": ["", "deviation"],
                   "message": "", "seconds": 0.0}).to_parquet(tmp_path / "validated.parquet")
-    run(str(tmp_path / "watertight.h5"), str(tmp_path / "validated.parquet"), str(tmp_path / "maps.h5"), 48, "cpu")
+    run(watertight=str(tmp_path / "watertight.h5"), validate_status=str(tmp_path / "validated.parquet"),
+        settings={"size": 48, "backend": "cpu", "code": ""}, normal_maps=str(tmp_path / "maps.h5"))
     with h5py.File(tmp_path / "maps.h5") as handle:
         assert handle["object_id"][:].tolist() == [b"sphere"]
         maps = handle["normal_maps"][()]

@@ -1,12 +1,18 @@
 import numpy as np
 import pytest
 
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh
-from shapeprep.provenance import object_rng
-from shapeprep.salient import manifold_edges, meshiki_available, nearest_edge, salient_edges, sample_salient
-from shapeprep.sampling import sample_object
-from shapeprep.surface import face_normals, sample_surface
+from shapeprep.build.provenance import object_rng
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.surface import face_normals, sample_surface
+from shapeprep.samples.salient import (
+    manifold_edges,
+    meshiki_available,
+    nearest_edge,
+    salient_edges,
+    sample_salient,
+)
+from shapeprep.samples.sampling import sample_object
 from shapeprep.watertight import watertight_mesh
 
 from .conftest import icosphere, shared_mesh
@@ -124,7 +130,7 @@ def test_mesh_without_sharp_edges_is_kept_and_flagged():
 
 
 def test_salient_points_from_the_source_are_projected_and_face_outward(fandisk, fandisk_watertight):
-    from shapeprep.sdf import SignedDistance
+    from shapeprep.geometry.sdf import SignedDistance
 
     source_vertices, source_faces = fandisk
     vertices, faces = fandisk_watertight
@@ -143,7 +149,7 @@ def test_salient_points_from_the_source_are_projected_and_face_outward(fandisk, 
 
 
 def test_sample_object_shapes_labels_and_determinism(fandisk, fandisk_watertight):
-    from shapeprep.sdf import signed_distance
+    from shapeprep.geometry.sdf import signed_distance
 
     vertices, faces = fandisk_watertight
     source = fandisk

@@ -1,6 +1,6 @@
 import numpy as np
 
-from shapeprep.sdf import SignedDistance, morton_order, signed_distance
+from shapeprep.geometry.sdf import SignedDistance, morton_order, signed_distance
 
 from .conftest import box, icosphere
 

@@ -7,10 +7,11 @@ import hashlib
 import pandas as pd
 import pytest
 
-from shapeprep.manifest import build_manifest
-from shapeprep.mirrors import network_settings
-from shapeprep.sources import hf_url, list_objaverse_uids, list_objaverse_xl
+from shapeprep.sources.manifest import build_manifest
+from shapeprep.sources.mirrors import network_settings
+from shapeprep.sources.objaverse import hf_url, list_objaverse_uids, list_objaverse_xl
 
+from .conftest import validated_config
 from .objaverse_server import ObjaverseServer
 
 
@@ -100,6 +101,7 @@ def test_manifest_merges_sources_and_assigns_shards(trellis_csv, tmp_path):
     uids.write_text("c" * 32 + "\n")
     sources = {"objaverse_xl": [{"metadata": str(trellis_csv), "min_aesthetic_score": 8}],
                "objaverse": [{"uids": str(uids)}]}
+    sources = validated_config({"sources": sources})["sources"]
     manifest, filtered = build_manifest(sources, 4, tmp_path)
     assert set(manifest["source"]) == {"objaverse_xl", "objaverse"}
     assert manifest["shard"].isin([f"{i:05d}" for i in range(4)]).all()

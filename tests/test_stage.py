@@ -6,8 +6,8 @@ import logging
 import re
 import time
 
-from shapeprep.errors import Filtered, MeshError
-from shapeprep.stage import job_logging, run_objects
+from shapeprep.build.objects import job_logging, run_objects
+from shapeprep.status import Filtered, MeshError
 
 
 def test_progress_lines_at_a_steady_interval(tmp_path):

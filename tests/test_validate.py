@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh
-from shapeprep.validate import deviation_reasons, surface_deviation, validate_mesh
-from shapeprep.watertight import grid_spacing, watertight_mesh
+from shapeprep.geometry.grid import grid_spacing
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.validate import deviation_reasons, surface_deviation, validate_mesh
+from shapeprep.watertight import watertight_mesh
 
 from .conftest import icosphere, shared_mesh
 

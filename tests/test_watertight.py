@@ -1,22 +1,16 @@
 import numpy as np
 import pytest
 
-from shapeprep.blockgrid import build_flood_graph, exterior_nodes, padded
-from shapeprep.distance import IglDistance
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh
-from shapeprep.validate import validate_mesh
-from shapeprep.watertight import (
-    GraphExterior,
-    WatertightOptions,
-    band_distances,
-    exterior_mask,
-    grid_spacing,
-    index_to_point,
-    narrow_band,
-    surface_from_exterior,
-    watertight_mesh,
-)
+from shapeprep.geometry.distance import IglDistance
+from shapeprep.geometry.grid import grid_spacing, index_to_point
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.validate import validate_mesh
+from shapeprep.watertight import WatertightOptions, watertight_mesh
+from shapeprep.watertight.band import band_distances, narrow_band
+from shapeprep.watertight.blockgrid import build_flood_graph, exterior_nodes, padded
+from shapeprep.watertight.engine import GraphExterior, surface_from_exterior
+from shapeprep.watertight.reference import exterior_mask
 
 from .conftest import box, icosphere, shared_mesh
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from shapeprep.normalize import normalize_mesh
-from shapeprep.validate import validate_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.validate import validate_mesh
 from shapeprep.watertight import watertight_mesh
 
 from .conftest import box, icosphere

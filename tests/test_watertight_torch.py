@@ -3,25 +3,21 @@
 import numpy as np
 import pytest
 
-from shapeprep.distance import IglDistance
-from shapeprep.loaders import load_mesh
-from shapeprep.normalize import normalize_mesh
-from shapeprep.validate import validate_mesh
-from shapeprep.watertight import (
-    WatertightOptions,
-    band_distances,
-    exterior_mask,
-    grid_spacing,
-    narrow_band,
-    watertight_from_band,
-    watertight_from_distance,
-)
+from shapeprep.geometry.distance import IglDistance
+from shapeprep.geometry.grid import grid_spacing
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.geometry.validate import validate_mesh
+from shapeprep.watertight import WatertightOptions
+from shapeprep.watertight.band import band_distances, narrow_band
+from shapeprep.watertight.engine import watertight_from_band, watertight_from_distance
+from shapeprep.watertight.reference import exterior_mask
 
 from .conftest import shared_mesh
 
 torch = pytest.importorskip("torch")
 
-from shapeprep.watertight_torch import (  # noqa: E402
+from shapeprep.watertight.cubvh_backend import (  # noqa: E402
     DenseExterior,
     TorchDistanceFromNumpy,
     cubvh_available,

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from shapeprep.shards import SAMPLE_KEYS, read_shard_object, shard_object_ids
+from shapeprep.samples.shards import SAMPLE_KEYS, read_shard_object, shard_object_ids
 
 from .conftest import REPO, shared_mesh
 
@@ -137,7 +137,7 @@ def test_flat_plane_without_sharp_edges_is_kept_and_flagged(build):
 
 
 def test_dataset_reads_the_build_through_the_index(build):
-    from shapeprep.data import ShardDataset
+    from shapeprep.samples.data import ShardDataset
 
     dataset = ShardDataset(build / "results" / "index.parquet", surface_points=256, salient_points=128,
                            volume_points=200, near_surface_points=100, near_salient_points=100, seed=3)
@@ -149,7 +149,7 @@ def test_dataset_reads_the_build_through_the_index(build):
 
 
 def test_fandisk_surface_maps_back_to_the_source_frame(build):
-    from shapeprep.loaders import load_mesh
+    from shapeprep.geometry.loaders import load_mesh
 
     index = pd.read_parquet(build / "results" / "index.parquet")
     table = pd.read_parquet(build / "results" / "report" / "objects.parquet").set_index("name")
@@ -304,23 +304,54 @@ def test_parameter_change_reruns_exactly_its_stage_and_after(build, change, expe
         write_config(build, CONFIG)
 
 
-def test_code_change_in_one_stage_reruns_that_stage_and_after(build, tmp_path):
-    """Snakemake tracks script files by mtime only: the stage's code hash (a param) does it.
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        # The validate stage's checks: validate and after.
+        ("geometry/validate.py", {"validate", "sample"} | AFTER_SAMPLE),
+        # Components and volumes are used by curation (normalize) and the watertight finish
+        # (small parts, decimation checks): a change reruns both, which the hand-kept list missed.
+        ("geometry/topology.py", {"normalize", "watertight", "validate", "sample"} | AFTER_SAMPLE),
+        ("report/page.py", {"report"}),
+    ],
+    ids=["validate_checks", "topology", "report_page"],
+)
+def test_code_change_reruns_the_stages_that_import_it(build, tmp_path, module, expected):
+    """Snakemake tracks script files by mtime only: each stage's code hash (a param) does it.
 
-    The workflow runs from a copy whose validation module has one more line;
-    Snakemake puts the workflow folder first on sys.path, so the copy's package
-    is the one that is hashed.
+    The workflow runs from a copy whose module has one more line; Snakemake
+    puts the workflow folder first on sys.path, so the copy's package is the
+    one that is hashed. Every stage x module pair is checked at the hash level
+    in tests/test_layout.py; these dry runs check the wiring end to end.
     """
     workflow = tmp_path / "workflow"
     workflow.mkdir()
     for name in ("Snakefile", "rules", "scripts", "config", "envs", "shapeprep"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workflow / name)
-    shutil.rmtree(workflow / "shapeprep" / "__pycache__", ignore_errors=True)
-    with open(workflow / "shapeprep" / "validate.py", "a") as handle:
-        handle.write("\n# a change in the validation code\n")
+    for cache in (workflow / "shapeprep").rglob("__pycache__"):
+        shutil.rmtree(cache)
+    with open(workflow / "shapeprep" / module, "a") as handle:
+        handle.write("\n# a change in this module\n")
     rules = planned_rules(build, "--snakefile", str(workflow / "Snakefile"))
-    assert rules == {"validate", "sample"} | AFTER_SAMPLE
+    assert rules == expected
+
+
+def test_normal_maps_rule_runs_through_the_adapter(build, tmp_path):
+    """The optional rule, through Snakemake and scripts/job.py: four views of every validated object."""
+    copy = tmp_path / "copy"
+    shutil.copytree(build, copy, symlinks=True)
+    write_config(copy, changed_config(report={"normal_maps": True, "normal_map_size": 32}))
+    index = pd.read_parquet(copy / "results" / "index.parquet")
+    shard = index.loc[index["status"] == "ok", "shard"].iloc[0]
+    run = snakemake(copy, f"results/normal_maps/{shard}.h5")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert {rule for rule, _ in jobs_in(run.stdout + run.stderr)} == {"normal_maps"}
+    validated = pd.read_parquet(copy / "results" / "validated" / f"{shard}.status.parquet")
+    with h5py.File(copy / "results" / "normal_maps" / f"{shard}.h5") as handle:
+        ids = [value.decode() for value in handle["object_id"][()]]
+        assert handle["normal_maps"].shape == (len(ids), 4, 32, 32, 3)
+    assert ids == validated.loc[validated["status"] == "ok", "object_id"].tolist()
 
 
 def test_deleted_shard_file_rebuilds_only_that_shard(build, tmp_path):
@@ -333,7 +364,8 @@ def test_deleted_shard_file_rebuilds_only_that_shard(build, tmp_path):
 
 
 def test_new_objects_rebuild_only_the_shards_they_land_in(build, tmp_path):
-    from shapeprep.manifest import file_sha256, shard_name, shard_of
+    from shapeprep.sources.identifiers import file_sha256
+    from shapeprep.sources.manifest import shard_name, shard_of
 
     copy = tmp_path / "copy"
     shutil.copytree(build, copy, symlinks=True)
@@ -384,7 +416,7 @@ RESUME_MESHES = ["stanford-bunny.obj", "igea.ply", "2CylinderEngine.glb", "fandi
 
 def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
     """SIGKILL the watertight job of a one-shard build after some objects; the rerun reuses them."""
-    from shapeprep.meshstore import read_mesh
+    from shapeprep.build.meshstore import read_mesh
     from shapeprep.watertight import watertight_mesh
 
     (tmp_path / "meshes").mkdir()
@@ -403,7 +435,9 @@ def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
         if len(finished_before_kill) >= 2:
             break
         time.sleep(0.05)
-    jobs = subprocess.run(["pgrep", "-f", "watertight.py"], capture_output=True, text=True).stdout.split()
+    # Snakemake runs scripts/job.py as a copy named .snakemake/scripts/tmp<random>.job.py; with one core and
+    # resume files appearing, the running job is the watertight one.
+    jobs = subprocess.run(["pgrep", "-f", r"\.job\.py"], capture_output=True, text=True).stdout.split()
     assert finished_before_kill and jobs, "the watertight job was not caught running"
     for pid in jobs:
         os.kill(int(pid), signal.SIGKILL)

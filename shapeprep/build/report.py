@@ -1,0 +1,157 @@
+"""Report job: the per-object status table, the HTML build report and its figures as files."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_path, write_table
+from ..report.page import (
+    CSV_COLUMNS,
+    benchmark_table,
+    distribution_figures,
+    gallery_picks,
+    render_html,
+    shard_summary,
+    thumbnails,
+)
+from ..samples.shards import read_shard_object, shard_contents
+from .index import object_table, read_stage_tables
+from .meshstore import read_mesh
+from .provenance import package_versions
+
+logger = logging.getLogger("shapeprep")
+
+
+def git_commit(folder: str | Path | None) -> str:
+    """The workflow's git commit (with ``-dirty`` when it has local changes), or ``unknown``."""
+    if folder is None:
+        return "unknown"
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_figure_files(folder: str | Path, figures: dict[str, bytes], gallery) -> None:
+    """The report's images as PNG files (for ``snakemake --report``), replacing the folder atomically."""
+    folder = Path(folder)
+    temporary = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    # <section>--<name>.png: the rule's report() pattern files them under the section (a stage, or the gallery).
+    for (stage, title), png in figures.items():
+        name = "_".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
+        (temporary / f"{stage}--{name}.png").write_bytes(png)
+    for index, (row, images) in enumerate(gallery):
+        for label, png in images:
+            (temporary / f"gallery--{index:02d}_{str(row['object_id'])[:12]}_{label.split()[0]}.png").write_bytes(png)
+    shutil.rmtree(folder, ignore_errors=True)
+    temporary.rename(folder)
+
+
+def read_benchmarks(folder: str | Path) -> list[dict]:
+    """One record per Snakemake ``benchmark:`` file under ``folder`` (``<stage>/<shard>.tsv`` or ``<stage>.tsv``).
+
+    Returns
+    -------
+    list of dict with ``stage``, ``s``, ``cpu_time``, ``max_rss`` (unreadable files are skipped).
+    """
+    folder = Path(folder)
+    records = []
+    for path in sorted(folder.rglob("*.tsv")):
+        stage = path.parent.name if path.parent != folder else path.stem
+        try:
+            record = pd.read_csv(path, sep="\t").iloc[0]
+        except (OSError, ValueError, IndexError, pd.errors.EmptyDataError):
+            continue
+        records.append({"stage": stage, "s": float(record.get("s", np.nan)),
+                        "cpu_time": float(pd.to_numeric(record.get("cpu_time", np.nan), errors="coerce")),
+                        "max_rss": float(pd.to_numeric(record.get("max_rss", np.nan), errors="coerce"))})
+    return records
+
+
+def by_shard(paths: list[str]) -> dict[str, str]:
+    """``shard name -> path`` of per-shard files named ``NNNNN.<ext>``."""
+    return {Path(path).name.split(".")[0]: path for path in paths}
+
+
+def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str, str], size: int) -> list:
+    """Gallery thumbnails of one object from the declared mesh stores and shards.
+
+    Parameters
+    ----------
+    row : the object's row of the object table
+    stores : ``label -> shard name -> mesh store`` (``source``, ``watertight``)
+    shard_files : ``shard name -> final shard``
+    size : thumbnail side in pixels
+    """
+    meshes = []
+    for label, paths in stores.items():
+        try:
+            vertices, faces, _ = read_mesh(paths[row["shard"]], row["object_id"])
+        except (KeyError, OSError):  # the object stopped before this stage
+            continue
+        meshes.append((label, vertices, faces))
+    points = None
+    if row["status"] == "ok":
+        arrays, _ = read_shard_object(shard_files[row["shard"]], row["object_id"])
+        # Objects without salient edges store uniform points in the salient set: not red.
+        salient = None if bool(row.get("sample_salient_fallback") or False) else arrays["salient"][:, :3]
+        points = (arrays["surface"][:, :3], salient)
+    return thumbnails(meshes, points, size)
+
+
+def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list[str], watertight_meshes: list[str],
+        settings: dict, provenance: dict, benchmarks: str, objects: str, objects_csv: str, html: str, figures: str,
+        workflow_dir: str | None = None, **status_tables: list[str]) -> None:
+    """Write the per-object status table (parquet and CSV), the report page and its figures.
+
+    Parameters
+    ----------
+    manifest, filtered : the manifest's object table and the objects its sources left out
+    shards : final shard files
+    normalized_meshes, watertight_meshes : per-shard mesh stores the gallery renders from
+    settings : the ``report`` config section (gallery sizes, thumbnail size, seed)
+    provenance : config and code hashes to show
+    benchmarks : folder of the jobs' Snakemake ``benchmark:`` files (build time per stage)
+    objects, objects_csv, html, figures : outputs (figures: a folder of PNGs)
+    workflow_dir : where to ask git for the commit
+    status_tables : ``<stage>=`` per-shard status parquet paths, one keyword per
+        :data:`~shapeprep.status.OBJECT_STAGES` stage
+    """
+    started = time.perf_counter()
+    table = object_table(pd.read_parquet(manifest), read_stage_tables(status_tables), pd.read_parquet(filtered))
+    write_table(table, objects)
+    with atomic_path(objects_csv) as temporary:
+        table.reindex(columns=CSV_COLUMNS).to_csv(temporary, index=False)
+    summary = shard_summary([shard_contents(path) for path in shards], [Path(path).stat().st_size for path in shards])
+    timing = benchmark_table(read_benchmarks(benchmarks))
+    distributions = distribution_figures(table)
+    logger.info("report: tables and figures for %d objects in %.1f s", len(table), time.perf_counter() - started)
+    picks = gallery_picks(table, settings["gallery_sample"], settings["gallery_worst"], settings["gallery_failures"],
+                          settings["seed"])
+    stores = {"source": by_shard(normalized_meshes), "watertight": by_shard(watertight_meshes)}
+    shard_files = by_shard(shards)
+    gallery = []
+    for _, row in picks.iterrows():
+        began = time.perf_counter()
+        gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"])))
+        logger.info("report: gallery %s (%s) in %.2f s", str(row["object_id"])[:16], row["why"],
+                    time.perf_counter() - began)
+    provenance = {**provenance, "git_commit": git_commit(workflow_dir), "package_versions": package_versions()}
+    page = render_html(table, summary, timing, gallery, distributions, provenance)
+    write_figure_files(figures, distributions, gallery)
+    with atomic_path(html) as temporary:
+        temporary.write_text(page)
+    logger.info("report: done in %.1f s", time.perf_counter() - started)

@@ -1,0 +1,75 @@
+"""Per-face geometry (area vectors, areas, unit normals) and uniform area-weighted surface sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def face_area_vectors(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unnormalised face normals: the cross product of two edges, twice the face area long.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float
+    faces : (m, 3) int
+
+    Returns
+    -------
+    (m, 3) float64
+    """
+    corners = vertices[faces]
+    return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+
+
+def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Triangle areas.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float
+    faces : (m, 3) int
+
+    Returns
+    -------
+    (m,) float64
+    """
+    return 0.5 * np.linalg.norm(face_area_vectors(vertices, faces), axis=1)
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit face normals (zero for degenerate faces).
+
+    Returns
+    -------
+    (m, 3) float64
+    """
+    normals = face_area_vectors(vertices, faces)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+
+
+def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform area-weighted surface points with their face normals.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64
+    count : int
+    rng : numpy Generator
+
+    Returns
+    -------
+    points : (count, 3) float64
+    normals : (count, 3) float64
+    """
+    areas = triangle_areas(vertices, faces)
+    cumulative = np.cumsum(areas)
+    chosen = np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
+    chosen = np.minimum(chosen, len(faces) - 1)
+    u, v = rng.random(count), rng.random(count)
+    flip = u + v > 1.0
+    u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
+    corners = vertices[faces[chosen]]
+    points = corners[:, 0] + u[:, None] * (corners[:, 1] - corners[:, 0]) + v[:, None] * (corners[:, 2] - corners[:, 0])
+    return points, face_normals(vertices, faces)[chosen]

@@ -1,0 +1,138 @@
+"""The validate stage's checks of a watertight mesh, all in numpy.
+
+A mesh passes when it is a closed, oriented 2-manifold with outward normals
+(every component has positive volume, even Euler characteristic) and stays
+within the configured deviation from its source surface. The record lists
+every figure and, when it fails, every reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .distance import IglDistance
+from .surface import sample_surface
+from .topology import (
+    edge_face_counts,
+    euler_per_component,
+    face_components,
+    non_manifold_vertex_count,
+    signed_volumes,
+    winding_is_consistent,
+)
+
+
+def validate_mesh(vertices: np.ndarray, faces: np.ndarray) -> dict:
+    """Topology record of a mesh that should be a closed outward 2-manifold.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64
+
+    Returns
+    -------
+    dict
+        ``faces, vertices, components, boundary_edges, non_manifold_edges,
+        non_manifold_vertices, winding_consistent, volume, min_component_volume,
+        euler_characteristic, genus`` (sum over components; -1 if any
+        component has an odd characteristic), ``genus_per_component`` (list),
+        ``reasons`` (list of str; empty when valid).
+    """
+    reasons = []
+    if len(faces) == 0:
+        return {"faces": 0, "vertices": int(len(vertices)), "components": 0, "reasons": ["empty_mesh"]}
+    edges, counts = edge_face_counts(faces)
+    boundary = int((counts == 1).sum())
+    non_manifold_edges = int((counts > 2).sum())
+    edge_manifold = boundary == 0 and non_manifold_edges == 0
+    consistent = winding_is_consistent(faces)
+    non_manifold_vertices = non_manifold_vertex_count(faces, len(vertices)) if edge_manifold else -1
+    n_components, face_label = face_components(faces, len(vertices))
+    volumes = signed_volumes(vertices, faces, face_label, n_components)
+    euler = euler_per_component(faces, face_label, n_components, edges)
+    genus = (2 - euler) // 2
+    integer_genus = bool(((euler % 2) == 0).all() and (euler <= 2).all())
+    if boundary:
+        reasons.append(f"open: {boundary} boundary edges")
+    if non_manifold_edges:
+        reasons.append(f"non_manifold_edges: {non_manifold_edges}")
+    if non_manifold_vertices > 0:
+        reasons.append(f"non_manifold_vertices: {non_manifold_vertices}")
+    if not consistent:
+        reasons.append("inconsistent_winding")
+    if (volumes <= 0).any():
+        reasons.append(f"non_positive_volume: {int((volumes <= 0).sum())} components")
+    if not integer_genus:
+        reasons.append("non_integer_genus")
+    return {
+        "faces": int(len(faces)),
+        "vertices": int(len(vertices)),
+        "components": n_components,
+        "boundary_edges": boundary,
+        "non_manifold_edges": non_manifold_edges,
+        "non_manifold_vertices": non_manifold_vertices,
+        "winding_consistent": consistent,
+        "volume": float(volumes.sum()),
+        "min_component_volume": float(volumes.min()),
+        "euler_characteristic": int(euler.sum()),
+        "genus": int(genus.sum()) if integer_genus else -1,
+        "genus_per_component": genus.astype(int).tolist(),
+        "reasons": reasons,
+    }
+
+
+def surface_deviation(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    source_vertices: np.ndarray,
+    source_faces: np.ndarray,
+    voxel: float,
+    samples: int,
+    rng: np.random.Generator,
+) -> dict:
+    """Two-sided surface distance between a mesh and its source, in voxels.
+
+    ``to_source`` measures how far the output lies from the source (the
+    eps offset shows here); ``from_source`` measures how much of the source
+    the output misses (lost parts show here).
+
+    Parameters
+    ----------
+    vertices, faces : the output mesh
+    source_vertices, source_faces : the normalised source mesh
+    voxel : float
+        Grid spacing the figures are divided by.
+    samples : int
+        Area-weighted points drawn on each surface.
+    rng : numpy Generator
+
+    Returns
+    -------
+    dict
+        ``to_source_mean, to_source_p95, to_source_max, from_source_mean,
+        from_source_p95, from_source_max, chamfer`` (mean of both means),
+        ``hausdorff`` (max of both maxima); all in voxels.
+    """
+    out_points, _ = sample_surface(vertices, faces, samples, rng)
+    src_points, _ = sample_surface(source_vertices, source_faces, samples, rng)
+    to_source = IglDistance(source_vertices, source_faces).unsigned_distance(out_points) / voxel
+    from_source = IglDistance(vertices, faces).unsigned_distance(src_points) / voxel
+    record = {}
+    for name, values in (("to_source", to_source), ("from_source", from_source)):
+        record[f"{name}_mean"] = float(values.mean())
+        record[f"{name}_p95"] = float(np.percentile(values, 95))
+        record[f"{name}_max"] = float(values.max())
+    record["chamfer"] = (record["to_source_mean"] + record["from_source_mean"]) / 2.0
+    record["hausdorff"] = max(record["to_source_max"], record["from_source_max"])
+    return record
+
+
+def deviation_reasons(deviation: dict, max_chamfer: float, max_hausdorff: float) -> list[str]:
+    """Reasons a deviation record exceeds its thresholds (both in voxels)."""
+    reasons = []
+    if deviation["chamfer"] > max_chamfer:
+        reasons.append(f"chamfer {deviation['chamfer']:.2f} > {max_chamfer} voxels")
+    if deviation["hausdorff"] > max_hausdorff:
+        reasons.append(f"hausdorff {deviation['hausdorff']:.2f} > {max_hausdorff} voxels")
+    return reasons

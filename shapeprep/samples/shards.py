@@ -1,0 +1,273 @@
+"""HDF5 training shards: many objects per file, one concatenated dataset per point set.
+
+Layout (schema version :data:`shapeprep.SHARD_SCHEMA_VERSION`, README "Data format")::
+
+    /                   attrs: schema_version, layout ("concatenated"), sdf_sign_convention,
+                               point_sets (JSON: name -> columns), volume_bound, dtype,
+                               shard, num_objects, params (JSON), package_versions (JSON)
+    /surface            (sum N, 6)  x y z nx ny nz   uniform on the watertight surface
+    /salient            (sum K, 6)  x y z nx ny nz   on sharp edges (uniform when salient_fallback)
+    /volume             (sum M, 4)  x y z sdf        uniform in [-volume_bound, volume_bound]^3
+    /near_surface       (sum P, 4)  x y z sdf        surface points + N(0, sigma^2)
+    /near_salient       (sum Q, 4)  x y z sdf        salient points + N(0, sigma^2)
+    /offsets/<set>      (n + 1,) int64   object i owns rows offsets[i]:offsets[i+1]
+    /objects/object_id, source, location, name, params_hash    (n,) str
+    /objects/center (n, 3) float64, scale (n,) float64, salient_fallback (n,) bool
+    /objects/validation, sample_metrics                        (n,) str (JSON)
+
+Rows of every set are in random order, so a contiguous window is a uniform
+random subset: the reader draws subsets with one read per set. SDF values
+are negative inside. Points are in the normalised frame:
+``original = point / scale + center``.
+
+Concatenated datasets were chosen over per-object groups by measurement
+(``benchmarks/sampling.py reader``); the writer keeps the ``groups`` layout
+only so that the benchmark can compare the two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .. import SDF_SIGN_CONVENTION, SHARD_SCHEMA_VERSION
+from ..atomic import atomic_path
+from .sampling import POINT_SETS
+
+SAMPLE_KEYS = tuple(POINT_SETS)
+#: Rows per chunk when a shard is compressed (compression needs chunking).
+CHUNK_ROWS = 16384
+STRING_COLUMNS = ("source", "location", "name", "params_hash", "validation", "sample_metrics")
+
+
+@contextmanager
+def sample_store_writer(path: str | Path):
+    """Intermediate per-shard store of sample arrays (float32), written atomically.
+
+    Yields
+    ------
+    add : callable ``add(object_id, arrays: dict, metrics: dict)``
+    """
+    import h5py
+
+    with atomic_path(path) as temporary, h5py.File(temporary, "w", track_order=True) as handle:
+
+        def add(object_id: str, arrays: dict, metrics: dict) -> None:
+            group = handle.create_group(object_id)
+            for key in SAMPLE_KEYS:
+                group.create_dataset(key, data=arrays[key], track_times=False)
+            group.attrs["metrics"] = json.dumps(metrics, default=float)
+
+        yield add
+
+
+def read_sample_store(path: str | Path, object_id: str) -> dict:
+    """Arrays of one object from a sample store: ``{set: (rows, columns) float32}``."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return {key: handle[object_id][key][()] for key in SAMPLE_KEYS}
+
+
+def sample_store_rows(path: str | Path, object_ids: list[str]) -> dict[str, list[int]]:
+    """Row count per set and object, in ``object_ids`` order, without reading the arrays."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return {key: [handle[object_id][key].shape[0] for object_id in object_ids] for key in SAMPLE_KEYS}
+
+
+def _string_array(values) -> np.ndarray:
+    return np.array([str(value) for value in values], dtype=object)
+
+
+def write_shard(
+    path: str | Path,
+    objects: list[dict],
+    load_arrays: Callable[[str], dict],
+    row_counts: dict[str, list[int]],
+    file_attrs: dict,
+    dtype: str = "float32",
+    compression: str | None = None,
+    layout: str = "concatenated",
+) -> None:
+    """Write a final shard, atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    path : output ``.h5``
+    objects : list of dict, one per object in shard order
+        ``object_id``; optional ``source``, ``location``, ``name``,
+        ``params_hash``, ``center`` (3,), ``scale``, ``salient_fallback``,
+        ``validation`` (dict), ``sample_metrics`` (dict).
+    load_arrays : callable ``object_id -> {set: (rows, columns) array}``
+        Called once per object, in order; only one object is in memory at a time.
+    row_counts : dict ``set -> [rows per object]``
+    file_attrs : dict
+        ``shard``; optional ``params`` (dict), ``package_versions`` (dict), ``volume_bound``.
+    dtype : ``"float32"`` or ``"float16"``
+    compression : None, ``"none"``, ``"lzf"`` or ``"gzip"``
+    layout : ``"concatenated"`` (the format) or ``"groups"`` (benchmark comparison only)
+    """
+    import h5py
+
+    compression = None if compression in (None, "none") else compression
+    ids = [obj["object_id"] for obj in objects]
+    with atomic_path(path) as temporary, h5py.File(temporary, "w", track_order=True) as out:
+        out.attrs["schema_version"] = SHARD_SCHEMA_VERSION
+        out.attrs["layout"] = layout
+        out.attrs["sdf_sign_convention"] = SDF_SIGN_CONVENTION
+        out.attrs["point_sets"] = json.dumps(POINT_SETS)
+        out.attrs["dtype"] = dtype
+        out.attrs["shard"] = str(file_attrs["shard"])
+        out.attrs["num_objects"] = len(objects)
+        out.attrs["volume_bound"] = float(file_attrs.get("volume_bound", float("nan")))
+        out.attrs["params"] = json.dumps(file_attrs.get("params", {}), sort_keys=True, default=str)
+        out.attrs["package_versions"] = json.dumps(file_attrs.get("package_versions", {}), sort_keys=True)
+        _write_object_table(out.create_group("objects"), objects)
+        if layout == "concatenated":
+            datasets, offsets = {}, {}
+            for key, columns in POINT_SETS.items():
+                counts = np.asarray(row_counts[key], dtype=np.int64)
+                offsets[key] = np.concatenate([[0], np.cumsum(counts)])
+                out.create_dataset(f"offsets/{key}", data=offsets[key], track_times=False)
+                total, width = int(offsets[key][-1]), len(columns.split())
+                chunks = (min(CHUNK_ROWS, max(total, 1)), width) if compression else None
+                datasets[key] = out.create_dataset(
+                    key, shape=(total, width), dtype=dtype, chunks=chunks, compression=compression, track_times=False
+                )
+            for position, object_id in enumerate(ids):
+                arrays = load_arrays(object_id)
+                for key in SAMPLE_KEYS:
+                    start, stop = offsets[key][position], offsets[key][position + 1]
+                    if stop > start:
+                        datasets[key][start:stop] = arrays[key].astype(dtype)
+        elif layout == "groups":
+            groups = out.create_group("groups", track_order=True)
+            for object_id in ids:
+                arrays = load_arrays(object_id)
+                group = groups.create_group(object_id)
+                for key in SAMPLE_KEYS:
+                    data = arrays[key].astype(dtype)
+                    chunks = (min(CHUNK_ROWS, max(len(data), 1)), data.shape[1]) if compression else None
+                    group.create_dataset(key, data=data, chunks=chunks, compression=compression, track_times=False)
+        else:
+            raise ValueError(f"unknown shard layout {layout!r}")
+
+
+def _write_object_table(group, objects: list[dict]) -> None:
+    import h5py
+
+    strings = h5py.string_dtype()
+    n = len(objects)
+    group.create_dataset("object_id", data=_string_array(o["object_id"] for o in objects), dtype=strings)
+    for column in STRING_COLUMNS:
+        values = [o.get(column, "") for o in objects]
+        values = [json.dumps(v, sort_keys=True, default=float) if isinstance(v, dict) else v for v in values]
+        group.create_dataset(column, data=_string_array(values), dtype=strings)
+    group.create_dataset("center", data=np.array([o.get("center", (0.0, 0.0, 0.0)) for o in objects], dtype=np.float64).reshape(n, 3))
+    group.create_dataset("scale", data=np.array([o.get("scale", 1.0) for o in objects], dtype=np.float64))
+    group.create_dataset("salient_fallback", data=np.array([bool(o.get("salient_fallback", False)) for o in objects]))
+
+
+def write_shard_arrays(path: str | Path, items: Iterable[tuple[str, dict]], file_attrs: dict, **options) -> None:
+    """:func:`write_shard` from in-memory ``(object_id, arrays)`` pairs (tests, benchmarks)."""
+    items = list(items)
+    arrays_by_id = dict(items)
+    row_counts = {key: [len(arrays[key]) for _, arrays in items] for key in SAMPLE_KEYS}
+    write_shard(path, [{"object_id": object_id} for object_id, _ in items], arrays_by_id.__getitem__, row_counts, file_attrs, **options)
+
+
+def _decode(values) -> list[str]:
+    return [value.decode() if isinstance(value, bytes) else str(value) for value in values]
+
+
+def shard_object_ids(path: str | Path) -> list[str]:
+    """Object ids stored in a shard, in order."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return _decode(handle["objects/object_id"][()])
+
+
+def shard_objects(path: str | Path):
+    """The shard's per-object table as a DataFrame (JSON columns decoded to dicts)."""
+    import h5py
+    import pandas as pd
+
+    with h5py.File(path, "r") as handle:
+        table = handle["objects"]
+        frame = pd.DataFrame({"object_id": _decode(table["object_id"][()])})
+        for column in STRING_COLUMNS:
+            frame[column] = _decode(table[column][()])
+        center = table["center"][()]
+        frame["center_x"], frame["center_y"], frame["center_z"] = center[:, 0], center[:, 1], center[:, 2]
+        frame["scale"] = table["scale"][()]
+        frame["salient_fallback"] = table["salient_fallback"][()].astype(bool)
+    for column in ("validation", "sample_metrics"):
+        frame[column] = [json.loads(value) if value else {} for value in frame[column]]
+    return frame
+
+
+def shard_contents(path: str | Path) -> dict:
+    """Objects and stored rows per point set of a shard, from its offsets only.
+
+    Returns
+    -------
+    dict
+        ``objects`` (int), ``points`` (``set -> rows``).
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        if "offsets" not in handle:
+            return {"objects": 0, "points": {}}
+        offsets = handle["offsets"]
+        points = {key: int(offsets[key][-1]) for key in offsets}
+        objects = len(offsets["surface"]) - 1 if "surface" in offsets else 0
+    return {"objects": objects, "points": points}
+
+
+def object_rows(handle, key: str, position: int) -> tuple[object, int, int]:
+    """The dataset holding one object's rows of a set, and the row range: ``(dataset, start, stop)``."""
+    if handle.attrs["layout"] == "groups":
+        object_id = handle["objects/object_id"][position]
+        object_id = object_id.decode() if isinstance(object_id, bytes) else object_id
+        dataset = handle[f"groups/{object_id}/{key}"]
+        return dataset, 0, dataset.shape[0]
+    offsets = handle[f"offsets/{key}"]
+    return handle[key], int(offsets[position]), int(offsets[position + 1])
+
+
+def read_object_arrays(handle, position: int) -> dict:
+    """Every set of the object at ``position`` of an open shard: ``{set: (rows, columns) float32}``."""
+    arrays = {}
+    for key in SAMPLE_KEYS:
+        dataset, start, stop = object_rows(handle, key, position)
+        arrays[key] = dataset[start:stop].astype(np.float32)
+    return arrays
+
+
+def read_shard_object(path: str | Path, object_id: str) -> tuple[dict, dict]:
+    """Every array and the metadata of one object.
+
+    Returns
+    -------
+    arrays : dict ``set -> (rows, columns)`` float32
+    meta : dict
+        The object's row of :func:`shard_objects`.
+    """
+    import h5py
+
+    objects = shard_objects(path)
+    matches = np.flatnonzero(objects["object_id"].to_numpy() == object_id)
+    if len(matches) == 0:
+        raise KeyError(f"{object_id} is not in {path}")
+    position = int(matches[0])
+    with h5py.File(path, "r") as handle:
+        arrays = read_object_arrays(handle, position)
+    return arrays, objects.iloc[position].to_dict()

@@ -1,0 +1,89 @@
+"""Watertight remeshing: UDF -> shell -> flood fill -> SDF -> marching cubes.
+
+The grid has ``resolution`` points per axis on ``linspace(-1, 1, resolution)``
+(spacing ``h = 2 / (resolution - 1)``), indexed ``grid[i, j, k]``.
+
+1. **Narrow band.** Exact unsigned distances are computed only within
+   ``eps + h`` of the surface, found coarse to fine: a block is refined only
+   if its centre's distance minus the block's half-diagonal is within the band
+   (distance is 1-Lipschitz, so no band voxel is skipped). Everything else is
+   "far" and never queried.
+2. **Shell and flood fill.** The shell is ``udf < eps``. Any grid edge that
+   crosses the surface has an endpoint within ``h / 2`` of it, so with
+   ``eps > h / 2`` the shell is 6-connected-tight. The exterior is found by a
+   6-connected flood fill over a block-sparse graph
+   (:mod:`.blockgrid`), never over a dense label grid.
+3. **Holes.** Where the source has holes wider than the shell the flood fill
+   leaks inside and the result would be a hollow double wall. With
+   ``fill_holes="winding_number"`` every region the flood fill reached is
+   tested with the source's generalized winding number; regions with
+   ``|w| > winding_threshold`` are reclaimed as inside and the flood fill is
+   redone with them as walls. Open sheets have ``|w| <= 0.5`` and stay thin.
+4. **Field.** ``sdf = udf - eps``, negated on every voxel the flood fill did
+   not reach. **Inside is negative.**
+5. **Marching cubes** (PyMCubes) only over the blocks that hold crossings
+   (:mod:`.sparse_mc`); faces are flipped to face outward.
+6. **Offset reduction.** The level set ``udf = eps`` sits ``eps`` outside
+   the source. With ``offset_reduction="project"`` each vertex within
+   ``eps + h`` of the source moves along its closest-point direction to
+   ``residual_offset_voxels`` from it (thin sheets keep a slab of twice that);
+   a move that would flip a face is undone.
+
+No component is ever dropped unless ``min_part_voxels`` asks for it, and
+then the count is recorded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geometry.distance import IglDistance
+from .engine import watertight_from_distance
+from .options import WatertightOptions, WatertightResult
+
+__all__ = ["WatertightOptions", "WatertightResult", "resolve_backend", "watertight_mesh"]
+
+
+def resolve_backend(name: str) -> str:
+    """The backend ``name`` stands for: ``auto`` is cubvh where it imports and CUDA is present, else cpu."""
+    if name != "auto":
+        return name
+    from .cubvh_backend import cubvh_available
+
+    return "cubvh" if cubvh_available() else "cpu"
+
+
+def watertight_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    resolution: int = 256,
+    eps_voxels: float = 1.0,
+    backend: str = "cpu",
+    **options,
+) -> WatertightResult:
+    """Closed, outward-oriented, manifold remesh of a normalised triangle soup.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64
+        Normalised into ``[-bound, bound]^3`` with ``bound < 1``.
+    faces : (m, 3) int64
+    resolution, eps_voxels : see :class:`WatertightOptions`
+    backend : str
+        ``"cpu"`` (libigl AABB) or ``"cubvh"`` (see :mod:`shapeprep.watertight.cubvh_backend`).
+    **options
+        The other fields of :class:`WatertightOptions`.
+
+    Returns
+    -------
+    WatertightResult
+        Vertices in the normalised frame.
+    """
+    opts = WatertightOptions(resolution=resolution, eps_voxels=eps_voxels, **options)
+    if backend == "cubvh":
+        from .cubvh_backend import watertight_mesh_torch
+
+        return watertight_mesh_torch(vertices, faces, opts)
+    if backend != "cpu":
+        raise ValueError(f"unknown watertight backend {backend!r} (available: 'cpu', 'cubvh')")
+    return watertight_from_distance(IglDistance(vertices, faces), opts)

@@ -1,0 +1,258 @@
+"""The CPU watertight engine: flood fill, hole filling, marching cubes over the band.
+
+Works from band distances of any backend (:mod:`.band` on the CPU,
+:mod:`.cubvh_backend` on a GPU) and finishes with :mod:`.finish`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..geometry.grid import grid_spacing, index_to_point
+from .band import band_distances
+from .blockgrid import (
+    BLOCK,
+    blocks_per_axis,
+    build_flood_graph,
+    exterior_nodes,
+    node_representatives,
+    padded,
+    scatter_into_blocks,
+)
+from .finish import finish_surface
+from .options import WatertightOptions, WatertightResult
+from .sparse_mc import sparse_marching_cubes
+
+
+class GraphExterior:
+    """Exterior flags from a :class:`~shapeprep.watertight.blockgrid.FloodGraph` and its exterior nodes."""
+
+    def __init__(self, graph, exterior: np.ndarray):
+        self.graph = graph
+        self.exterior = exterior
+
+    def block_flags(self) -> np.ndarray:
+        """``(n_blocks**3,)`` bool: exterior flag of every block without shell voxels."""
+        return self.exterior[self.graph.free_block_node(np.arange(self.graph.n_blocks**3))]
+
+    def voxels_in_blocks(self, block_ids: np.ndarray) -> np.ndarray:
+        """``(k,)`` block ids -> ``(k, b, b, b)`` bool exterior flag per voxel."""
+        graph = self.graph
+        size = graph.block
+        out = np.empty((len(block_ids), size, size, size), dtype=bool)
+        slot = np.searchsorted(graph.wall_blocks, block_ids)
+        slot = np.minimum(slot, max(len(graph.wall_blocks) - 1, 0))
+        is_wall = graph.wall_blocks[slot] == block_ids if len(graph.wall_blocks) else np.zeros(len(block_ids), bool)
+        out[is_wall] = self.exterior[graph.wall_labels[slot[is_wall]]]
+        out[~is_wall] = self.exterior[graph.free_block_node(block_ids[~is_wall])][:, None, None, None]
+        return out
+
+
+def reclaim_by_winding_number(graph, exterior: np.ndarray, distance, resolution: int, threshold: float) -> np.ndarray:
+    """Exterior nodes that the source's winding number puts inside.
+
+    Parameters
+    ----------
+    graph : FloodGraph
+    exterior : (n_nodes,) bool
+    distance : backend with ``winding_number((k, 3)) -> (k,)``
+    threshold : float
+
+    Returns
+    -------
+    (n_nodes,) bool
+        Nodes to treat as inside (never the outside node).
+    """
+    nodes = np.flatnonzero(exterior)
+    points = index_to_point(node_representatives(graph, nodes) - 1.0, resolution)
+    # Points outside the source's bounding box are outside any part of it.
+    lo, hi = distance.vertices.min(axis=0), distance.vertices.max(axis=0)
+    within = ((points >= lo) & (points <= hi)).all(axis=1)
+    winding = np.zeros(len(nodes))
+    winding[within] = distance.winding_number(points[within])
+    reclaimed = np.zeros(len(exterior), dtype=bool)
+    reclaimed[nodes[np.abs(winding) > threshold]] = True
+    reclaimed[graph.outside_node] = False
+    return reclaimed
+
+
+def crossing_blocks(seed_blocks: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Blocks whose cubes can hold crossings: the seed blocks and their lower neighbours.
+
+    Every crossing is on an edge from a voxel of a seed block (a shell voxel
+    or a reclaimed one), and a cube's owner is the block of its lower
+    corner, which is at most one voxel below.
+
+    Returns
+    -------
+    (k,) int64 sorted
+    """
+    coords = np.stack(np.unravel_index(seed_blocks, (n_blocks,) * 3), axis=1)
+    shifts = np.stack(np.meshgrid([0, -1], [0, -1], [0, -1], indexing="ij"), -1).reshape(-1, 3)
+    candidates = (coords[:, None, :] + shifts[None]).reshape(-1, 3)
+    candidates = candidates[(candidates >= 0).all(axis=1)]
+    return np.unique(np.ravel_multi_index(candidates.T, (n_blocks,) * 3))
+
+
+def surface_from_exterior(
+    lookup, band_padded: np.ndarray, udf: np.ndarray, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Marching cubes of the inside-negative field defined by exterior flags.
+
+    Parameters
+    ----------
+    lookup : object with ``block_flags()`` and ``voxels_in_blocks(ids)``
+    band_padded : (n, 3) int64
+        Padded indices of the band voxels.
+    udf : (n,) float64
+    eps : float
+    far : float
+        Magnitude of the field off the band (``>= band - eps``).
+    seed_blocks : (w,) int64
+        Blocks next to which crossings can be: the wall blocks, plus free
+        blocks that were made inside without being walled off by the shell.
+    n_blocks : int
+
+    Returns
+    -------
+    vertices : (v, 3) float64
+        Padded grid-index coordinates.
+    faces : (f, 3) int64
+        Wound outward.
+    stats : dict
+    """
+    block = BLOCK
+    band_blocks, band_udf = scatter_into_blocks(band_padded, udf.astype(np.float32), n_blocks, np.inf, block)
+    exterior = lookup.voxels_in_blocks(band_blocks)
+    in_band = np.isfinite(band_udf)
+    shell = band_udf < eps
+    offset = band_udf - np.float32(eps)
+    magnitude = np.where(in_band, np.maximum(np.abs(offset), np.float32(1e-3 * far)), np.float32(far))
+    # Shell voxels are negative whatever the flood fill says; the rest take its sign.
+    store = np.empty((len(band_blocks) + 2, block, block, block), dtype=np.float32)
+    store[:-2] = np.where(exterior & ~shell, magnitude, -magnitude)
+    store[-2], store[-1] = far, -far
+    del band_udf, exterior, in_band, shell, offset, magnitude
+
+    flags = lookup.block_flags()
+    slots = np.where(flags, len(band_blocks), len(band_blocks) + 1)
+    slots[band_blocks] = np.arange(len(band_blocks))
+    slot_grid = np.full((n_blocks + 1,) * 3, len(band_blocks), dtype=np.int64)
+    slot_grid[:n_blocks, :n_blocks, :n_blocks] = slots.reshape((n_blocks,) * 3)
+    vertices, faces, meshed = sparse_marching_cubes(crossing_blocks(seed_blocks, n_blocks), slot_grid, store, block, far)
+    stats = {"band_blocks": int(len(band_blocks)), "meshed_blocks": int(meshed), "sparse_field_bytes": int(store.nbytes)}
+    return vertices, np.ascontiguousarray(faces[:, ::-1]), stats
+
+
+def solidity(interior_voxels: int, shell_voxels: int) -> tuple[float, bool]:
+    """Interior fraction of the enclosed voxels and whether the result counts as solid.
+
+    A hollow double wall (flood fill leaked through holes) and a thin slab
+    around an open sheet enclose almost no voxels beyond the shell; a solid
+    object encloses more interior than shell.
+    """
+    enclosed = interior_voxels + shell_voxels
+    fraction = interior_voxels / enclosed if enclosed else 0.0
+    return float(fraction), bool(fraction >= 0.5)
+
+
+def watertight_from_distance(distance, options: WatertightOptions) -> WatertightResult:
+    """The CPU engine over any distance backend (``unsigned_distance``,
+    ``closest_points``, ``winding_number``, ``vertices``)."""
+    start = time.perf_counter()
+    eps = options.eps_voxels * grid_spacing(options.resolution)
+    indices, udf, queries = band_distances(distance, options.resolution, eps)
+    timings = {"seconds_distance": time.perf_counter() - start}
+    return watertight_from_band(indices, udf, queries, distance, options, timings)
+
+
+def watertight_from_band(
+    indices: np.ndarray,
+    udf: np.ndarray,
+    queries: int,
+    source,
+    options: WatertightOptions,
+    timings: dict,
+    dense_exterior=None,
+) -> WatertightResult:
+    """Flood fill, hole filling, marching cubes and finishing from band distances.
+
+    Parameters
+    ----------
+    indices : (n, 3) int64
+        Grid indices of every voxel with ``udf < eps + h`` (more is fine).
+    udf : (n,) float64
+    queries : int
+        Distance queries spent (for the record).
+    source : distance backend on the normalised source (``closest_points``,
+        ``winding_number``, ``vertices``).
+    options : WatertightOptions
+    timings : dict
+        Seconds spent so far, by phase; completed here.
+    dense_exterior : callable, optional
+        ``shell_padded -> lookup`` from a dense flood fill (the cubvh path);
+        used only when ``fill_holes`` is ``"none"``.
+    """
+    resolution = options.resolution
+    spacing = grid_spacing(resolution)
+    eps = options.eps_voxels * spacing
+    band_padded = padded(indices)
+    del indices
+    shell_padded = band_padded[udf < eps]
+    shell_voxels = len(shell_padded)
+    reclaimed_voxels = 0
+
+    start = time.perf_counter()
+    if dense_exterior is not None and options.fill_holes == "none":
+        lookup = dense_exterior(shell_padded)
+        n_blocks = blocks_per_axis(resolution)
+        seed_blocks = np.unique(np.ravel_multi_index((shell_padded // BLOCK).T, (n_blocks,) * 3))
+        interior_voxels = lookup.interior_voxels
+        timings["seconds_floodfill"] = time.perf_counter() - start
+        timings["seconds_fill_holes"] = 0.0
+        flood_stats = {"floodfill": "dense"}
+    else:
+        graph = build_flood_graph(shell_padded, resolution)
+        exterior = exterior_nodes(graph)
+        node_sizes = graph.wall_node_sizes()
+        timings["seconds_floodfill"] = time.perf_counter() - start
+        start = time.perf_counter()
+        seed_blocks = graph.wall_blocks
+        if options.fill_holes == "winding_number":
+            reclaimed = reclaim_by_winding_number(graph, exterior, source, resolution, options.winding_threshold)
+            if reclaimed.any():
+                exterior = exterior_nodes(graph, blocked=reclaimed)
+                reclaimed_voxels = int(node_sizes[reclaimed].sum())
+                free_reclaimed = np.flatnonzero(reclaimed[graph.n_wall_nodes + 1 :])
+                seed_blocks = np.union1d(seed_blocks, free_reclaimed)
+        timings["seconds_fill_holes"] = time.perf_counter() - start
+        interior_voxels = int(node_sizes[~exterior].sum())
+        lookup = GraphExterior(graph, exterior)
+        n_blocks = graph.n_blocks
+        flood_stats = {"floodfill": "block_graph", "wall_blocks": int(len(graph.wall_blocks))}
+    fraction, solid = solidity(interior_voxels, shell_voxels)
+
+    start = time.perf_counter()
+    grid_vertices, faces, mc_stats = surface_from_exterior(lookup, band_padded, udf, eps, spacing, seed_blocks, n_blocks)
+    vertices = index_to_point(grid_vertices - 1.0, resolution)
+    timings["seconds_marching_cubes"] = time.perf_counter() - start
+
+    stats = {
+        "resolution": resolution,
+        "eps": eps,
+        "distance_queries": int(queries),
+        "query_fraction": queries / resolution**3,
+        "band_voxels": int(len(udf)),
+        "shell_voxels": shell_voxels,
+        "interior_voxels": interior_voxels,
+        "reclaimed_voxels": reclaimed_voxels,
+        "interior_fraction": fraction,
+        "solid": solid,
+        **flood_stats,
+        **mc_stats,
+        **timings,
+    }
+    vertices, faces = finish_surface(vertices, faces, source, options, stats)
+    return WatertightResult(vertices, faces, stats)
