@@ -11,6 +11,13 @@ PyMCubes) and ``mesh2sdf.compute(..., fix=True)`` on the first
 
     python benchmarks/watertight.py [--resolutions 256 512] [--big-mesh stanford-bunny.obj]
         [--peer-meshes 4] [--dense-resolutions 256] [--mesh2sdf-resolutions 128 256]
+
+``--distribution 256 512`` instead runs every mesh of ../shared/meshes and
+../shared/corpus, our engine and (``--peer-timeout`` > 0) today's libigl-AABB
+band search on the same object in the same run, and prints p50 / p90 / p99 /
+max per phase, microseconds per band voxel and peak RSS:
+
+    python benchmarks/watertight.py --distribution 256 [--threads 2] [--peer-timeout 300] [--limit N]
 """
 
 from __future__ import annotations
@@ -27,11 +34,121 @@ from pathlib import Path
 import numpy as np
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "meshes"
+CORPUS = SHARED.parent / "corpus"
 SUFFIXES = {".obj", ".glb", ".gltf", ".ply", ".stl", ".off"}
 
 
-def mesh_files() -> list[Path]:
-    return sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in SUFFIXES)
+def mesh_files(*folders: Path) -> list[Path]:
+    """Every mesh file a local source would list under ``folders`` (default: the shared meshes)."""
+    folders = folders or (SHARED,)
+    return sorted(p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+
+
+def measure_engines(path: Path, resolution: int, threads: int = 2, peer_timeout: float = 0.0) -> dict:
+    """Our engine, then (``peer_timeout`` > 0) today's libigl-AABB band search in the same process.
+
+    Peak RSS is read after our engine ran, before the peer. Both run the same
+    flood fill, marching cubes and finish; ``max_diff_voxels`` compares their
+    meshes (identical faces and vertices within rounding when the distances are exact).
+    """
+    import signal
+
+    from shapeprep.geometry.distance import IglDistance
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.nearsurface import set_threads
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.watertight import WatertightOptions, watertight_mesh
+    from shapeprep.watertight.engine import watertight_from_distance
+
+    set_threads(threads)
+    source = normalize_mesh(*load_mesh(path))
+    watertight_mesh(source.vertices[:3], np.array([[0, 1, 2]]), 32)  # compiled kernels load from numba's cache
+    start = time.perf_counter()
+    ours = watertight_mesh(source.vertices, source.faces, resolution)
+    row = {"faces_in": len(source.faces), "wall": time.perf_counter() - start,
+           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "faces": len(ours.faces),
+           "band_voxels": ours.stats["band_voxels"], "evaluations": ours.stats.get("distance_evaluations", 0),
+           **{key: value for key, value in ours.stats.items() if key.startswith("seconds_")}}
+    row["us_per_band_voxel"] = 1e6 * row["seconds_distance"] / max(row["band_voxels"], 1)
+    if peer_timeout > 0:
+        def give_up(*_):
+            raise TimeoutError
+
+        signal.signal(signal.SIGALRM, give_up)
+        signal.alarm(int(peer_timeout))
+        try:
+            start = time.perf_counter()
+            peer = watertight_from_distance(IglDistance(source.vertices, source.faces),
+                                            WatertightOptions(resolution=resolution))
+            row["peer_wall"] = time.perf_counter() - start
+            row["peer_seconds_distance"] = peer.stats["seconds_distance"]
+            row["peer_us_per_band_voxel"] = 1e6 * peer.stats["seconds_distance"] / max(peer.stats["band_voxels"], 1)
+            same = peer.faces.shape == ours.faces.shape and np.array_equal(peer.faces, ours.faces)
+            voxel = 2.0 / (resolution - 1)
+            row["max_diff_voxels"] = float(np.abs(peer.vertices - ours.vertices).max() / voxel) if same and len(
+                ours.faces) else (0.0 if same else float("inf"))
+        except TimeoutError:
+            row["peer_wall"] = float(peer_timeout)
+            row["peer_timeout"] = True
+        finally:
+            signal.alarm(0)
+    return row
+
+
+def quantiles(values) -> str:
+    values = np.asarray([v for v in values if v == v], dtype=float)
+    if not len(values):
+        return "| - | - | - | - |"
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return f"| {p50:.3g} | {p90:.3g} | {p99:.3g} | {values.max():.3g} |"
+
+
+def distribution(resolution: int, threads: int, peer_timeout: float, timeout: float, limit: int | None) -> None:
+    """p50 / p90 / p99 / max per phase over the shared meshes and the corpus, ours and the libigl AABB peer."""
+    files = mesh_files(SHARED, CORPUS)[:limit]
+    rows, failed = {}, {}
+    for path in files:
+        command = [sys.executable, __file__, "--engines", str(path), str(resolution), str(threads), str(peer_timeout)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            failed[path.name] = f"timeout {timeout:.0f}s"
+            continue
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            failed[path.name] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:80]
+            continue
+        row = rows[path.relative_to(SHARED.parent).as_posix()] = json.loads(lines[-1])
+        print(f"{path.name}: ours {row['wall']:.2f}s (distance {row['seconds_distance']:.2f}s), peer "
+              f"{row.get('peer_wall', float('nan')):.2f}s, {row['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    print(f"\n### watertight at {resolution}: {len(rows)} objects of {len(files)} (meshes + corpus), "
+          f"{threads} threads\n")
+    print("| figure | p50 | p90 | p99 | max |")
+    print("|---|---|---|---|---|")
+    phases = ["wall", "seconds_distance", "seconds_floodfill", "seconds_fill_holes", "seconds_marching_cubes",
+              "seconds_offset", "us_per_band_voxel", "rss_mb"]
+    if peer_timeout > 0:
+        phases += ["peer_wall", "peer_seconds_distance", "peer_us_per_band_voxel"]
+    for key in phases:
+        print(f"| {key} " + quantiles(row.get(key, float("nan")) for row in rows.values()))
+    if peer_timeout > 0:
+        both = [row for row in rows.values() if "peer_seconds_distance" in row]
+        ratio = [row["peer_wall"] / row["wall"] for row in rows.values() if "peer_wall" in row]
+        dist_ratio = [row["peer_seconds_distance"] / max(row["seconds_distance"], 1e-9) for row in both]
+        print(f"| peer / ours, wall " + quantiles(ratio))
+        print(f"| peer / ours, distance " + quantiles(dist_ratio))
+        diffs = [row["max_diff_voxels"] for row in both]
+        timeouts = sum(bool(row.get("peer_timeout")) for row in rows.values())
+        print(f"\nmeshes identical to the peer's (same faces, vertices within 0.05 voxel): "
+              f"{sum(d <= 0.05 for d in diffs)}/{len(diffs)}; largest difference {max(diffs, default=0):.2g} voxel; "
+              f"peer timed out (>{peer_timeout:.0f} s, counted at the limit): {timeouts}")
+    slowest = sorted(rows.items(), key=lambda item: -item[1]["wall"])[:8]
+    print("\nslowest: " + "; ".join(
+        f"{name} {row['wall']:.1f}s (distance {row['seconds_distance']:.1f}, offset {row['seconds_offset']:.1f}, "
+        f"mc {row['seconds_marching_cubes']:.1f}, fill {row['seconds_fill_holes']:.1f}, {row['faces_in']:,} faces in)"
+        for name, row in slowest))
+    if failed:
+        print("not measured: " + "; ".join(f"{name}: {why}" for name, why in failed.items()))
 
 
 def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, eps) -> tuple[int, int]:
@@ -203,7 +320,22 @@ def main() -> None:
     parser.add_argument("--dense-resolutions", type=int, nargs="*", default=[256])
     parser.add_argument("--mesh2sdf-resolutions", type=int, nargs="*", default=[128, 256])
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--engines", nargs=4, metavar=("PATH", "RES", "THREADS", "PEER_TIMEOUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--distribution", type=int, nargs="*", metavar="RES",
+                        help="Only the distribution over meshes + corpus at these resolutions.")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--peer-timeout", type=float, default=300,
+                        help="Seconds the libigl-AABB peer may take per object in --distribution (0: no peer).")
+    parser.add_argument("--limit", type=int, default=None, help="First N files of the distribution only.")
     args = parser.parse_args()
+    if args.engines:
+        path, resolution, threads, peer_timeout = args.engines
+        print(json.dumps(measure_engines(Path(path), int(resolution), int(threads), float(peer_timeout))))
+        return
+    if args.distribution is not None:
+        for resolution in args.distribution or [256]:
+            distribution(resolution, args.threads, args.peer_timeout, args.timeout, args.limit)
+        return
     if args.one:
         method, path, resolution = args.one
         print(json.dumps(METHODS[method](Path(path), int(resolution))))

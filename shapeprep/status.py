@@ -64,8 +64,9 @@ RESOLUTION_STAGES = tuple(stage.name for stage in STAGES if stage.grows_with_res
 #: Final statuses of an object.
 STATUSES = ("ok", "failed", "filtered")
 
-#: First columns of every per-shard status table.
-STATUS_COLUMNS = ["object_id", "status", "reason", "message", "seconds"]
+#: First columns of every per-shard status table: who, what happened, and what it cost
+#: (wall seconds and the process's peak resident memory while the object ran).
+STATUS_COLUMNS = ["object_id", "status", "reason", "message", "seconds", "peak_rss_mb"]
 
 
 class MeshError(Exception):

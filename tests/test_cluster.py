@@ -14,7 +14,8 @@ from .conftest import validated_config
 def config(backend="auto", resolution=256, **watertight_resources):
     return validated_config({
         "watertight": {"backend": backend, "resolution": resolution},
-        "resources": {"watertight": {"mem_mb": 4000, "runtime": 60, "seconds_per_object": 2.0, **watertight_resources},
+        "resources": {"watertight": {"mem_mb": 4000, "runtime": 60, "seconds_per_object": 2.0,
+                                     "worst_object_seconds": 60.0, **watertight_resources},
                       "normalize": {"mem_mb": 3000, "runtime": 30, "seconds_per_object": 0.5}}})
 
 
@@ -39,10 +40,19 @@ def test_runtime_and_memory_scale_with_shard_size_resolution_and_attempt(tmp_pat
     wildcards = SimpleNamespace(shard="00000")
     at_256 = shard_resources(config(resolution=256), "watertight", lambda shard: str(shard_list))
     at_512 = shard_resources(config(resolution=512, gpu_model="a100"), "watertight", lambda shard: str(shard_list))
-    assert at_256["runtime"](wildcards, 1) == 200  # 2 x 3000 x 2 s = 200 min, above the 60 min floor
-    assert at_512["runtime"](wildcards, 1) == 800  # (512/256)^2 more work per object
-    assert at_512["runtime"](wildcards, 2) == 1600
+    assert at_256["runtime"](wildcards, 1) == 202  # 2 x (3000 x 2 s + 60 s) = 202 min, above the 60 min floor
+    assert at_512["runtime"](wildcards, 1) == 808  # (512/256)^2 more work per object
+    assert at_512["runtime"](wildcards, 2) == 1616
     assert (at_256["mem_mb"](wildcards, 1), at_512["mem_mb"](wildcards, 1)) == (4000, 8000)
     assert "gpu_model" not in at_512  # no GPU requested, so no model either
     empty = shard_resources(config(), "normalize", lambda shard: str(tmp_path / "absent.tsv"))
     assert empty["runtime"](wildcards, 1) == 30 and empty["mem_mb"](wildcards, 1) == 3000
+
+
+def test_one_slow_object_fits_the_request():
+    """p90 x objects alone would not cover a shard whose one tail object takes 100x the p90."""
+    from shapeprep.build.cluster import shard_minutes
+
+    seconds = [2.0] * 999 + [200.0]  # what a 1000-object shard with one tail object costs
+    assert shard_minutes(1000, seconds_per_object=2.0, worst_object_seconds=200.0) * 60 >= 2 * sum(seconds) * 0.99
+    assert shard_minutes(0, 2.0, 200.0) == 0

@@ -142,8 +142,11 @@ def test_salient_points_from_the_source_are_projected_and_face_outward(fandisk, 
     assert distance.max() < 1e-5  # on the watertight surface, the SDF's zero level
     assert 0 < metrics["salient_offset"] < 2 * (2 / 95)  # the source lies within about a voxel inside
     agreement = np.einsum("ij,ij->i", salient[:, 3:], face_normals(vertices, faces)[face])
-    # Outward: edge normals agree with the watertight surface (near-perpendicular only right at a crease).
-    assert np.median(agreement) > 0.8 and agreement.min() > -0.1
+    assert np.median(agreement) > 0.8  # edge normals agree with the watertight surface they lie on
+    # Outward: a step along the normal leaves the solid. (The face a point on a crease edge is matched with is
+    # a tie between the edge's two faces, so agreement with "its" face is no test there; the step is.)
+    stepped = SignedDistance(vertices, faces)(salient[:, :3] + 0.2 * (2 / 95) * salient[:, 3:])
+    assert (stepped > 0).mean() > 0.995, (stepped <= 0).sum()
     consistent, _ = sample_object(vertices, faces, source_vertices, source_faces, SAMPLE_PARAMS, np.random.default_rng(0))
     assert np.allclose(consistent["salient"], arrays["salient"], atol=1e-6)  # winding of the source does not matter
 

@@ -9,8 +9,9 @@ signature are the one place a stage is wired. Besides them:
   (re-evaluation after the manifest checkpoint), is passed only to a
   ``run()`` that takes it;
 - the job context is passed to a ``run()`` that names it: ``shard`` (the
-  wildcard), ``log`` (the job log), ``workflow_dir``, and ``config`` (the
-  validated config, for settings that must not rerun a job: download speed).
+  wildcard), ``log`` (the job log), ``workflow_dir``, ``threads`` (the rule's
+  ``threads:``), and ``config`` (the validated config, for settings that must
+  not rerun a job: download speed).
 
 By hand, :func:`snakemake_standin` builds the same object from the command line::
 
@@ -69,6 +70,7 @@ def job_arguments(smk, run) -> dict:
         "log": lambda: smk.log[0] if len(smk.log) else None,
         "workflow_dir": lambda: str(Path(smk.scriptdir).parent) if getattr(smk, "scriptdir", None) else None,
         "config": lambda: smk.config,
+        "threads": lambda: int(getattr(smk, "threads", 1) or 1),
     }
     for name, value in context.items():
         if name in accepted and name not in arguments:

@@ -31,6 +31,33 @@ def flatten_record(record: dict) -> dict:
     return {key: json.dumps(value) if isinstance(value, (list, dict)) else value for key, value in record.items()}
 
 
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident memory (Linux ``clear_refs``); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory in MB since the last :func:`reset_peak_rss` (``VmHWM``).
+
+    Falls back to the lifetime peak (``getrusage``) where ``/proc`` does not tell.
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def run_objects(
     object_ids: Iterable[str],
     process: Callable[[str], dict],
@@ -53,12 +80,15 @@ def run_objects(
 
     Returns
     -------
-    DataFrame with :data:`STATUS_COLUMNS` and the metrics' columns.
+    DataFrame with :data:`STATUS_COLUMNS` and the metrics' columns. ``seconds`` and
+    ``peak_rss_mb`` (the process's peak memory while the object ran, reset
+    before each object) size cluster jobs (:mod:`shapeprep.build.cluster`).
     """
     object_ids = list(object_ids)
     rows = []
     started = last_report = time.perf_counter()
     for done, object_id in enumerate(object_ids, start=1):
+        reset_peak_rss()
         begin = time.perf_counter()
         row = {"object_id": object_id, "status": "ok", "reason": "", "message": ""}
         try:
@@ -77,6 +107,7 @@ def run_objects(
             row.update(status="failed", reason="internal_error", message=f"{type(error).__name__}: {error}")
             logger.error("%s %s crashed:\n%s", stage, object_id, traceback.format_exc())
         row["seconds"] = time.perf_counter() - begin
+        row["peak_rss_mb"] = peak_rss_mb()
         rows.append(row)
         now = time.perf_counter()
         if now - last_report >= progress_seconds or done == len(object_ids):
@@ -87,7 +118,7 @@ def run_objects(
     frame = pd.DataFrame(rows)
     for column in STATUS_COLUMNS:
         if column not in frame:
-            frame[column] = pd.Series(dtype=float if column == "seconds" else object)
+            frame[column] = pd.Series(dtype=float if column in ("seconds", "peak_rss_mb") else object)
     return frame[STATUS_COLUMNS + [c for c in frame.columns if c not in STATUS_COLUMNS]]
 
 

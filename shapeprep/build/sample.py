@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..atomic import write_table
+from ..geometry.nearsurface import set_threads
 from ..samples.sampling import sample_object
 from ..samples.shards import sample_store_writer
 from ..status import ok_objects, read_status
@@ -16,7 +17,8 @@ from .resume import ResumeCache, array_digest
 logger = logging.getLogger("shapeprep")
 
 
-def run(watertight: str, validate_status: str, normalized: str, settings: dict, samples: str, status: str) -> None:
+def run(watertight: str, validate_status: str, normalized: str, settings: dict, samples: str, status: str,
+        threads: int = 1) -> None:
     """Write one shard's point samples (only objects that passed validation).
 
     Parameters
@@ -28,7 +30,9 @@ def run(watertight: str, validate_status: str, normalized: str, settings: dict, 
         The ``sample`` config section (see the schema) plus ``code``.
     samples : output sample store
     status : output parquet
+    threads : the rule's threads, used by the distance kernels
     """
+    set_threads(threads)
     seeding = {key: value for key, value in settings.items() if key != "code"}
     resume = ResumeCache(samples, settings)
     with sample_store_writer(samples) as add:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..atomic import write_table
 from ..geometry.grid import grid_spacing
+from ..geometry.nearsurface import set_threads
 from ..geometry.validate import deviation_reasons, surface_deviation, validate_mesh
 from ..status import ok_objects, read_status
 from .meshstore import read_mesh
@@ -11,7 +12,8 @@ from .objects import run_objects
 from .provenance import object_rng
 
 
-def run(watertight: str, watertight_status: str, normalized: str, settings: dict, status: str) -> None:
+def run(watertight: str, watertight_status: str, normalized: str, settings: dict, status: str,
+        threads: int = 1) -> None:
     """Write one shard's validation table; failing objects keep their figures.
 
     Parameters
@@ -23,7 +25,9 @@ def run(watertight: str, watertight_status: str, normalized: str, settings: dict
         (None disables), ``seed`` (and ``code``). Deviations are in voxels of the
         grid each mesh was made on (its watertight record's ``resolution``).
     status : output parquet
+    threads : the rule's threads, used by the distance kernels
     """
+    set_threads(threads)
     seeding = {key: value for key, value in settings.items() if key != "code"}
 
     def process(object_id: str) -> dict:

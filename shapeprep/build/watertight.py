@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..atomic import write_table
+from ..geometry.nearsurface import set_threads
 from ..status import ok_objects, read_status
 from ..watertight import WatertightOptions, resolve_backend, watertight_mesh
 from .meshstore import mesh_store_writer, read_mesh
@@ -16,7 +17,7 @@ OPTION_KEYS = tuple(WatertightOptions.__dataclass_fields__)
 logger = logging.getLogger("shapeprep")
 
 
-def run(normalized: str, normalized_status: str, settings: dict, meshes: str, status: str) -> None:
+def run(normalized: str, normalized_status: str, settings: dict, meshes: str, status: str, threads: int = 1) -> None:
     """Write the watertight meshes (normalised frame) of one shard and their status table.
 
     Parameters
@@ -26,7 +27,9 @@ def run(normalized: str, normalized_status: str, settings: dict, meshes: str, st
         ``backend`` and the fields of :class:`~shapeprep.watertight.WatertightOptions` (and ``code``).
     meshes : output mesh store
     status : output parquet
+    threads : the rule's threads, used by the distance kernels
     """
+    set_threads(threads)
     backend = resolve_backend(settings["backend"])
     options = {key: settings[key] for key in OPTION_KEYS}
     resume = ResumeCache(meshes, {**settings, "backend": backend})

@@ -65,12 +65,14 @@ class IglDistance:
         squared, face, _ = self.query(points, want_closest=False)
         return squared, face
 
-    def closest_points(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def closest_points(self, points: np.ndarray, within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Closest surface point and unsigned distance per point.
 
         Parameters
         ----------
         points : (k, 3) float
+        within : float, optional
+            Points farther than this need no exact answer (here every answer is exact).
 
         Returns
         -------

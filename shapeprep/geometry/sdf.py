@@ -1,6 +1,7 @@
 """Signed distance to a closed mesh: exact distance, sign by the generalized winding number.
 
-**Negative inside.** The distance comes from libigl's AABB tree (exact, float64).
+**Negative inside.** The distance comes from a BVH over the mesh's triangles
+(:class:`~shapeprep.geometry.bvh.TriangleBVH`: exact, float64, on numba threads).
 The sign comes from libigl's fast winding number, not from the closest
 feature's pseudonormal: marching-cubes output pulled towards the source can
 fold slightly, and there the pseudonormal test gives the wrong side while the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .distance import IglDistance
+from .bvh import TriangleBVH
 
 #: Winding number above which a point is inside.
 INSIDE_WINDING = 0.5
@@ -63,14 +64,12 @@ class SignedDistance:
         Closed and oriented outward (the watertight output). Open or
         inconsistently wound meshes still get a sign, but then "inside"
         means winding number above 0.5.
-    chunk_size : int
-        Queries per libigl call, bounding its temporaries.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, chunk_size: int = 1 << 20):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         import igl
 
-        self.distance = IglDistance(vertices, faces, chunk_size)
+        self.distance = TriangleBVH(vertices, faces)
         self.winding_tree = igl.FastWindingNumberBVH()
         self.winding_tree.init(self.distance.vertices, self.distance.faces)
 

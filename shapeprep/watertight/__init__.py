@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.distance import IglDistance
+from ..geometry.grid import grid_spacing
+from ..geometry.nearsurface import ExactDistance, GridBand
 from .engine import watertight_from_distance
 from .options import WatertightOptions, WatertightResult
 
@@ -70,7 +71,7 @@ def watertight_mesh(
     faces : (m, 3) int64
     resolution, eps_voxels : see :class:`WatertightOptions`
     backend : str
-        ``"cpu"`` (libigl AABB) or ``"cubvh"`` (see :mod:`shapeprep.watertight.cubvh_backend`).
+        ``"cpu"`` (:mod:`shapeprep.geometry.nearsurface`) or ``"cubvh"`` (see :mod:`shapeprep.watertight.cubvh_backend`).
     **options
         The other fields of :class:`WatertightOptions`.
 
@@ -86,4 +87,8 @@ def watertight_mesh(
         return watertight_mesh_torch(vertices, faces, opts)
     if backend != "cpu":
         raise ValueError(f"unknown watertight backend {backend!r} (available: 'cpu', 'cubvh')")
-    return watertight_from_distance(IglDistance(vertices, faces), opts)
+    # Exact distances from triangles binned into the grid's 8^3 blocks: the band search, the winding-number
+    # fill and the offset projection share one index whose cost does not depend on triangle shape.
+    spacing = grid_spacing(opts.resolution)
+    band = GridBand(vertices, faces, opts.resolution, opts.eps_voxels * spacing + spacing)
+    return watertight_from_distance(ExactDistance(vertices, faces, near=band), opts)

@@ -88,12 +88,19 @@ def band_distances(distance, resolution: int, eps: float) -> tuple[np.ndarray, n
     """Exact distances wherever marching cubes or the shell needs them.
 
     Every edge from a shell voxel to a non-shell voxel ends at ``udf < eps + h``,
-    so that band holds every value marching cubes reads.
+    so that band holds every value marching cubes reads. A backend with its
+    own band search (``grid_band(resolution, band)``, see
+    :class:`~shapeprep.geometry.nearsurface.ExactDistance`) is asked for it;
+    any other is searched coarse to fine with :func:`narrow_band`.
 
     Returns
     -------
     indices : (n, 3) int64
     udf : (n,) float64
     queries : int
+        Grid points whose distance was computed.
     """
-    return narrow_band(distance, resolution, eps + grid_spacing(resolution))
+    band = eps + grid_spacing(resolution)
+    if hasattr(distance, "grid_band"):
+        return distance.grid_band(resolution, band)
+    return narrow_band(distance, resolution, band)

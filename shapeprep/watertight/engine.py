@@ -164,7 +164,7 @@ def watertight_from_distance(distance, options: WatertightOptions) -> Watertight
     start = time.perf_counter()
     eps = options.eps_voxels * grid_spacing(options.resolution)
     indices, udf, queries = band_distances(distance, options.resolution, eps)
-    timings = {"seconds_distance": time.perf_counter() - start}
+    timings = {"seconds_distance": time.perf_counter() - start, **getattr(distance, "band_stats", {})}
     return watertight_from_band(indices, udf, queries, distance, options, timings)
 
 

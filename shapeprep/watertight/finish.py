@@ -27,7 +27,7 @@ def reduce_offset(
     ----------
     vertices : (n, 3) float64
     faces : (m, 3) int64
-    distance : backend with ``closest_points``
+    distance : backend with ``closest_points(points, within)``
     residual : float
         Distance to the source a moved vertex keeps.
     reach : float
@@ -41,7 +41,7 @@ def reduce_offset(
     stats : dict
         ``offset_moved_vertices``, ``offset_reverted_vertices``.
     """
-    closest, gap = distance.closest_points(vertices)
+    closest, gap = distance.closest_points(vertices, within=reach)
     movable = (gap > residual) & (gap <= reach)
     scale = np.where(movable, residual / np.maximum(gap, 1e-30), 1.0)
     moved = closest + (vertices - closest) * scale[:, None]

@@ -1,0 +1,274 @@
+"""Exact closest-point queries anywhere in space for well-shaped meshes: a linear BVH in numba.
+
+Made for the watertight meshes the sample and validate stages query:
+marching-cubes triangles of about one voxel, for which a bounding-volume
+hierarchy is ideal (for sources with long, thin or overlapping triangles,
+near the surface, see :mod:`.nearsurface`). Triangles are sorted along a
+Z-order curve of their box centres and grouped ``LEAF`` at a time; the tree is
+the complete binary tree over those leaves (heap layout), each node's box the
+union of its children's. A query descends nearer child first and skips every
+box farther than the best distance so far, so the answer is exact. Points are
+spread over numba threads (:func:`.nearsurface.set_threads`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .nearsurface import _closest_on_triangle, njit, prange
+
+#: Triangles per leaf.
+LEAF = 8
+
+#: Points per unit of parallel work.
+CHUNK = 1024
+
+
+def morton_codes(points: np.ndarray, bits: int = 10) -> np.ndarray:
+    """Z-order codes of points over their bounding box: ``(k, 3) -> (k,)`` uint64."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    cells = (1 << bits) - 1
+    key = np.clip((points - low) / np.maximum(high - low, 1e-12) * cells, 0, cells).astype(np.uint64)
+    code = np.zeros(len(points), dtype=np.uint64)
+    for bit in range(bits):
+        for axis in range(3):
+            code |= ((key[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + axis)
+    return code
+
+
+@njit(cache=True)
+def _select(order, keys, first, last, k):
+    """Reorder ``order[first:last]`` so that ``order[k]`` holds the k-th smallest key, smaller ones before it."""
+    while last - first > 1:
+        pivot = keys[order[(first + last) // 2]]
+        i, j = first, last - 1
+        while i <= j:
+            while keys[order[i]] < pivot:
+                i += 1
+            while keys[order[j]] > pivot:
+                j -= 1
+            if i <= j:
+                order[i], order[j] = order[j], order[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            last = j + 1
+        elif k >= i:
+            first = i
+        else:
+            return
+
+
+@njit(cache=True)
+def _median_split_order(centres, size, leaf):
+    """Triangle order for the heap-ordered tree: each node splits its triangles at the median of the
+    longest axis of their centres' box (the left child takes as many whole leaves as the right)."""
+    m = centres.shape[0]
+    order = np.arange(m)
+    keys = np.empty(m)
+    for node in range(size - 1):
+        depth = 0
+        while (1 << (depth + 1)) - 1 <= node:
+            depth += 1
+        span = size >> depth
+        leaf_first = (node - ((1 << depth) - 1)) * span
+        first, last = leaf_first * leaf, min((leaf_first + span) * leaf, m)
+        middle = min((leaf_first + span // 2) * leaf, m)
+        if last - first <= leaf or middle <= first or middle >= last:
+            continue
+        low = np.full(3, np.inf)
+        high = np.full(3, -np.inf)
+        for slot in range(first, last):
+            for axis in range(3):
+                low[axis] = min(low[axis], centres[order[slot], axis])
+                high[axis] = max(high[axis], centres[order[slot], axis])
+        axis = np.argmax(high - low)
+        for slot in range(first, last):
+            keys[order[slot]] = centres[order[slot], axis]
+        _select(order, keys, first, last, middle)
+    return order
+
+
+@njit(cache=True)
+def _node_boxes(vertices, faces, order, size, leaf):
+    """Boxes of every node of the heap-ordered tree (empty leaves get an empty box: +inf low, -inf high)."""
+    low = np.full((2 * size - 1, 3), np.inf)
+    high = np.full((2 * size - 1, 3), -np.inf)
+    m = order.shape[0]
+    for j in range(size):
+        node = size - 1 + j
+        for slot in range(j * leaf, min((j + 1) * leaf, m)):
+            t = order[slot]
+            for corner in range(3):
+                v = faces[t, corner]
+                for axis in range(3):
+                    low[node, axis] = min(low[node, axis], vertices[v, axis])
+                    high[node, axis] = max(high[node, axis], vertices[v, axis])
+    for node in range(size - 2, -1, -1):
+        for axis in range(3):
+            low[node, axis] = min(low[2 * node + 1, axis], low[2 * node + 2, axis])
+            high[node, axis] = max(high[2 * node + 1, axis], high[2 * node + 2, axis])
+    nodes = np.empty((2 * size - 1, 6))  # one row per node: a box is one cache line
+    nodes[:, :3] = low
+    nodes[:, 3:] = high
+    return nodes
+
+
+@njit(cache=True, inline="always")
+def _box_distance2(x, y, z, nodes, node):
+    dx = max(nodes[node, 0] - x, 0.0, x - nodes[node, 3])
+    dy = max(nodes[node, 1] - y, 0.0, y - nodes[node, 4])
+    dz = max(nodes[node, 2] - z, 0.0, z - nodes[node, 5])
+    return dx * dx + dy * dy + dz * dz
+
+
+@njit(cache=True)
+def _triangle_boxes(vertices, faces, order):
+    """Box and plane of each triangle, in leaf order: ``(m, 10)`` low xyz, high xyz, unit normal, offset.
+
+    A degenerate triangle gets a zero normal (its plane bound is then 0: no pruning).
+    """
+    boxes = np.empty((order.shape[0], 10))
+    for slot in range(order.shape[0]):
+        t = order[slot]
+        for axis in range(3):
+            a, b, c = vertices[faces[t, 0], axis], vertices[faces[t, 1], axis], vertices[faces[t, 2], axis]
+            boxes[slot, axis] = min(a, b, c)
+            boxes[slot, 3 + axis] = max(a, b, c)
+        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        length = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if length > 0.0:
+            nx, ny, nz = nx / length, ny / length, nz / length
+        else:
+            nx, ny, nz = 0.0, 0.0, 0.0
+        boxes[slot, 6], boxes[slot, 7], boxes[slot, 8] = nx, ny, nz
+        boxes[slot, 9] = nx * vertices[a, 0] + ny * vertices[a, 1] + nz * vertices[a, 2]
+    return boxes
+
+
+@njit(cache=True, inline="always")
+def _triangle_distance2(vertices, faces, t, x, y, z):
+    a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+    qx, qy, qz = _closest_on_triangle(
+        x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0], vertices[b, 1],
+        vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
+    return (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2, qx, qy, qz
+
+
+@njit(cache=True, parallel=True)
+def _query(vertices, faces, order, nodes, boxes, size, leaf, points):
+    n = points.shape[0]
+    squared = np.empty(n)
+    face = np.empty(n, np.int64)
+    closest = np.empty((n, 3))
+    m = order.shape[0]
+    chunks = (n + CHUNK - 1) // CHUNK
+    for chunk in prange(chunks):
+        stack = np.empty(128, np.int64)  # one traversal stack per chunk of points, not per point
+        previous = -1
+        for p in range(chunk * CHUNK, min((chunk + 1) * CHUNK, n)):
+            x, y, z = points[p, 0], points[p, 1], points[p, 2]
+            best, best_face = np.inf, -1
+            bx, by, bz = np.nan, np.nan, np.nan
+            if previous >= 0:  # neighbouring points (queries come Z-ordered) share closest triangles: a tight start
+                best, bx, by, bz = _triangle_distance2(vertices, faces, previous, x, y, z)
+                best_face = previous
+            stack[0] = 0
+            top = 1
+            while top > 0:
+                top -= 1
+                node = stack[top]
+                if _box_distance2(x, y, z, nodes, node) >= best:
+                    continue
+                if node >= size - 1:
+                    j = node - (size - 1)
+                    for slot in range(j * leaf, min((j + 1) * leaf, m)):
+                        dx = max(boxes[slot, 0] - x, 0.0, x - boxes[slot, 3])
+                        dy = max(boxes[slot, 1] - y, 0.0, y - boxes[slot, 4])
+                        dz = max(boxes[slot, 2] - z, 0.0, z - boxes[slot, 5])
+                        if dx * dx + dy * dy + dz * dz >= best:
+                            continue
+                        # The distance to the triangle's plane is a lower bound, and a tight one for the many
+                        # triangles that face a far point (its nearest patch of surface looks flat from there).
+                        plane = boxes[slot, 6] * x + boxes[slot, 7] * y + boxes[slot, 8] * z - boxes[slot, 9]
+                        if plane * plane >= best * (1.0 + 1e-9):
+                            continue
+                        t = order[slot]
+                        d, qx, qy, qz = _triangle_distance2(vertices, faces, t, x, y, z)
+                        if d < best:
+                            best, best_face, bx, by, bz = d, t, qx, qy, qz
+                    continue
+                left, right = 2 * node + 1, 2 * node + 2
+                d_left = _box_distance2(x, y, z, nodes, left)
+                d_right = _box_distance2(x, y, z, nodes, right)
+                if d_left <= d_right:  # push the farther child first so the nearer is visited first
+                    if d_right < best:
+                        stack[top] = right
+                        top += 1
+                    if d_left < best:
+                        stack[top] = left
+                        top += 1
+                else:
+                    if d_left < best:
+                        stack[top] = left
+                        top += 1
+                    if d_right < best:
+                        stack[top] = right
+                        top += 1
+            squared[p], face[p] = best, best_face
+            closest[p, 0], closest[p, 1], closest[p, 2] = bx, by, bz
+            previous = best_face
+    return squared, face, closest
+
+
+class TriangleBVH:
+    """Exact unsigned distance, closest face and closest point to a triangle mesh, for any point.
+
+    Same query interface as :class:`~shapeprep.geometry.distance.IglDistance`
+    (``vertices``, ``faces``, ``query``, ``squared_distance_and_face``,
+    ``closest_points``, ``unsigned_distance``).
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64
+    faces : (m, 3) int64, at least one face
+    """
+
+    name = "bvh"
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+        self.faces = np.ascontiguousarray(faces, dtype=np.int64)
+        if len(self.faces) == 0:
+            raise ValueError("a BVH needs at least one triangle")
+        corners = self.vertices[self.faces]
+        centres = (corners.min(axis=1) + corners.max(axis=1)) / 2.0
+        leaves = -(-len(self.faces) // LEAF)
+        self.size = 1 << max(int(leaves - 1).bit_length(), 0)
+        self.order = _median_split_order(np.ascontiguousarray(centres), self.size, LEAF)
+        self.nodes = _node_boxes(self.vertices, self.faces, self.order, self.size, LEAF)
+        self.boxes = _triangle_boxes(self.vertices, self.faces, self.order)
+
+    def query(self, points: np.ndarray, want_closest: bool = True):
+        """Squared distance ``(k,)``, closest face ``(k,)`` and closest point ``(k, 3)`` (None unless ``want_closest``)."""
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+        squared, face, closest = _query(self.vertices, self.faces, self.order, self.nodes, self.boxes,
+                                         self.size, LEAF, points)
+        return squared, face, (closest if want_closest else None)
+
+    def squared_distance_and_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(k, 3) ->`` squared distances ``(k,)`` and closest faces ``(k,)``."""
+        squared, face, _ = self.query(points, want_closest=False)
+        return squared, face
+
+    def closest_points(self, points: np.ndarray, within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(k, 3) ->`` closest points ``(k, 3)`` and distances ``(k,)`` (exact everywhere)."""
+        squared, _, closest = self.query(points, want_closest=True)
+        return closest, np.sqrt(squared)
+
+    def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
+        """``(k, 3) -> (k,)`` exact unsigned distance."""
+        return np.sqrt(self.query(points, want_closest=False)[0])

@@ -1,0 +1,139 @@
+"""The binned near-surface distance engine against libigl's AABB and dense distances, on real meshes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shapeprep.geometry.distance import IglDistance
+from shapeprep.geometry.grid import grid_spacing, index_to_point
+from shapeprep.geometry.loaders import load_mesh
+from shapeprep.geometry.nearsurface import ExactDistance, GridBand, NearSurface, set_threads
+from shapeprep.geometry.normalize import normalize_mesh
+from shapeprep.watertight import WatertightOptions, watertight_mesh
+from shapeprep.watertight.engine import watertight_from_distance
+
+from .conftest import shared_mesh
+
+# Long thin CAD triangles, a scan, a scene of many parts, a one-sided plane, an n-gon mesh.
+MESHES = ["ADIS16480.STL", "thingi10k_1514499.stl", "igea.ply", "2CylinderEngine.glb", "TwoSidedPlane.glb",
+          "inspired_mesh_quads_Smooth.off"]
+
+
+def normalized(name):
+    mesh = normalize_mesh(*load_mesh(shared_mesh(name)))
+    return mesh.vertices, mesh.faces
+
+
+@pytest.mark.parametrize("name", MESHES)
+def test_grid_band_equals_dense_distances(name):
+    """Every grid point closer than the band, with its exact distance: dense libigl at every grid point agrees."""
+    vertices, faces = normalized(name)
+    resolution = 61  # not a multiple of the 8-point cells
+    band = 2.0 * grid_spacing(resolution)
+    indices, udf, stats = GridBand(vertices, faces, resolution, band).grid_band()
+    grid = np.stack(np.meshgrid(*[np.arange(resolution)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    dense = IglDistance(vertices, faces).unsigned_distance(index_to_point(grid, resolution))
+    expected = grid[dense < band]
+    assert {tuple(i) for i in expected} == {tuple(i) for i in indices}
+    order = np.lexsort(indices.T[::-1])
+    assert np.allclose(udf[order], dense[dense < band], rtol=0, atol=1e-12)
+    assert stats["candidate_points"] < resolution**3
+
+
+@pytest.mark.parametrize("name", MESHES[:4])
+def test_closest_points_equal_libigl_near_and_far(name):
+    vertices, faces = normalized(name)
+    rng = np.random.default_rng(0)
+    surface = vertices[faces[rng.integers(len(faces), size=3000)]].mean(axis=1)
+    points = np.concatenate([surface + rng.normal(scale=0.01, size=surface.shape), rng.uniform(-1.2, 1.2, (3000, 3))])
+    exact = ExactDistance(vertices, faces, reach=0.02)
+    closest, distance = exact.closest_points(points)
+    reference_closest, reference = IglDistance(vertices, faces).closest_points(points)
+    assert np.allclose(distance, reference, rtol=0, atol=1e-12)
+    assert 0 < exact.far_queries < len(points)  # both paths were used
+    # Closest points can differ only where two triangles are equally close.
+    assert np.allclose(np.linalg.norm(closest - points, axis=1), reference, rtol=0, atol=1e-12)
+    near_only, gap = exact.closest_points(points, within=0.02)
+    assert np.array_equal(np.isfinite(gap), reference <= 0.02)
+
+
+def test_degenerate_and_duplicate_triangles():
+    """Slivers with collinear corners, repeated corners and duplicated faces: still the exact distance."""
+    rng = np.random.default_rng(3)
+    vertices = rng.uniform(-0.5, 0.5, (60, 3))
+    vertices[10:20] = vertices[0] + np.linspace(0, 1, 10)[:, None] * (vertices[1] - vertices[0])  # collinear
+    faces = np.concatenate([rng.integers(0, 60, (80, 3)), np.array([[10, 11, 12], [13, 15, 19], [5, 5, 6]])])
+    faces = np.concatenate([faces, faces[:10]])
+    points = rng.uniform(-0.6, 0.6, (5000, 3))
+    _, distance = ExactDistance(vertices, faces, reach=0.1).closest_points(points)
+    squared, _, _ = IglDistance(vertices, faces).query(points, want_closest=False)
+    assert np.allclose(distance, np.sqrt(squared), rtol=0, atol=1e-12)
+
+
+def test_threads_give_identical_results():
+    vertices, faces = normalized("igea.ply")
+    runs = []
+    for threads in (1, 2):
+        set_threads(threads)
+        runs.append(GridBand(vertices, faces, 96, 2.0 * grid_spacing(96)).grid_band())
+    set_threads(None)
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize("name", ["ADIS16480.STL", "2CylinderEngine.glb", "bathtub.obj"])
+def test_watertight_output_equals_the_aabb_engine(name):
+    """Same distances, same mesh: within 0.05 voxel of the libigl-AABB band search (here: identical faces)."""
+    vertices, faces = normalized(name)
+    resolution = 96
+    ours = watertight_mesh(vertices, faces, resolution)
+    peer = watertight_from_distance(IglDistance(vertices, faces), WatertightOptions(resolution=resolution))
+    assert np.array_equal(ours.faces, peer.faces)
+    assert np.abs(ours.vertices - peer.vertices).max() < 0.05 * grid_spacing(resolution)
+
+
+def test_points_outside_the_cells_are_beyond_reach():
+    vertices, faces = normalized("suzanne.obj")
+    index = NearSurface.around(vertices, faces, reach=0.05)
+    squared, face, closest = index.closest(np.array([[5.0, 5.0, 5.0], [0.0, 0.0, 0.0]]))
+    assert squared[0] == np.inf and face[0] == -1 and np.isnan(closest[0]).all()
+
+
+# ----------------------------------------------------------------------------- the BVH (watertight meshes)
+
+
+@pytest.mark.parametrize("name", ["stanford-bunny.obj", "2CylinderEngine.glb"])
+def test_bvh_distances_equal_libigl_everywhere(name):
+    from shapeprep.geometry.bvh import TriangleBVH
+
+    vertices, faces = normalized(name)
+    mesh = watertight_mesh(vertices, faces, 64)
+    rng = np.random.default_rng(1)
+    surface = mesh.vertices[rng.integers(len(mesh.vertices), size=4000)]
+    points = np.concatenate([rng.uniform(-1.1, 1.1, (4000, 3)), surface + rng.normal(scale=0.003, size=surface.shape),
+                             surface])  # far, near, and on the surface (ties between faces)
+    squared, face, closest = TriangleBVH(mesh.vertices, mesh.faces).query(points)
+    reference, _, _ = IglDistance(mesh.vertices, mesh.faces).query(points, want_closest=False)
+    assert np.allclose(squared, reference, rtol=0, atol=1e-14)
+    assert np.allclose(((closest - points) ** 2).sum(axis=1), squared, rtol=0, atol=1e-14)
+    corners = mesh.vertices[mesh.faces[face]]  # the reported face holds the reported closest point
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    assert np.allclose(np.einsum("ij,ij->i", closest - corners[:, 0], normals), 0, atol=1e-12)
+
+
+def test_bvh_is_exact_on_degenerate_soups_and_thread_independent():
+    from shapeprep.geometry.bvh import TriangleBVH
+
+    rng = np.random.default_rng(5)
+    vertices = rng.uniform(-0.5, 0.5, (300, 3))
+    vertices[:30] = vertices[0] + np.linspace(0, 1, 30)[:, None] * (vertices[1] - vertices[0])
+    faces = np.concatenate([rng.integers(0, 300, (500, 3)), rng.integers(0, 30, (40, 3))])
+    points = rng.uniform(-1, 1, (20000, 3))
+    runs = []
+    for threads in (1, 2):
+        set_threads(threads)
+        runs.append(TriangleBVH(vertices, faces).query(points))
+    set_threads(None)
+    reference, _, _ = IglDistance(vertices, faces).query(points, want_closest=False)
+    assert np.allclose(runs[0][0], reference, rtol=0, atol=1e-14)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(runs[0], runs[1]))
