@@ -103,9 +103,10 @@ def quantiles(values) -> str:
     return f"| {p50:.3g} | {p90:.3g} | {p99:.3g} | {values.max():.3g} |"
 
 
-def distribution(resolution: int, threads: int, peer_timeout: float, timeout: float, limit: int | None) -> None:
+def distribution(resolution: int, threads: int, peer_timeout: float, timeout: float, limit: int | None,
+                 folders=(SHARED, CORPUS)) -> None:
     """p50 / p90 / p99 / max per phase over the shared meshes and the corpus, ours and the libigl AABB peer."""
-    files = mesh_files(SHARED, CORPUS)[:limit]
+    files = mesh_files(*folders)[:limit]
     rows, failed = {}, {}
     for path in files:
         command = [sys.executable, __file__, "--engines", str(path), str(resolution), str(threads), str(peer_timeout)]
@@ -121,7 +122,8 @@ def distribution(resolution: int, threads: int, peer_timeout: float, timeout: fl
         row = rows[path.relative_to(SHARED.parent).as_posix()] = json.loads(lines[-1])
         print(f"{path.name}: ours {row['wall']:.2f}s (distance {row['seconds_distance']:.2f}s), peer "
               f"{row.get('peer_wall', float('nan')):.2f}s, {row['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
-    print(f"\n### watertight at {resolution}: {len(rows)} objects of {len(files)} (meshes + corpus), "
+    print(f"\n### watertight at {resolution}: {len(rows)} objects of {len(files)} "
+          f"({' + '.join(folder.name for folder in folders)}), "
           f"{threads} threads\n")
     print("| figure | p50 | p90 | p99 | max |")
     print("|---|---|---|---|---|")
@@ -135,12 +137,15 @@ def distribution(resolution: int, threads: int, peer_timeout: float, timeout: fl
         both = [row for row in rows.values() if "peer_seconds_distance" in row]
         ratio = [row["peer_wall"] / row["wall"] for row in rows.values() if "peer_wall" in row]
         dist_ratio = [row["peer_seconds_distance"] / max(row["seconds_distance"], 1e-9) for row in both]
-        print(f"| peer / ours, wall " + quantiles(ratio))
-        print(f"| peer / ours, distance " + quantiles(dist_ratio))
+        print("| peer / ours, wall " + quantiles(ratio))
+        print("| peer / ours, distance " + quantiles(dist_ratio))
         diffs = [row["max_diff_voxels"] for row in both]
         timeouts = sum(bool(row.get("peer_timeout")) for row in rows.values())
+        differing = [f"{name} ({row['max_diff_voxels']:.2g})" for name, row in rows.items()
+                     if row.get("max_diff_voxels", 0) > 0.05]
         print(f"\nmeshes identical to the peer's (same faces, vertices within 0.05 voxel): "
-              f"{sum(d <= 0.05 for d in diffs)}/{len(diffs)}; largest difference {max(diffs, default=0):.2g} voxel; "
+              f"{sum(d <= 0.05 for d in diffs)}/{len(diffs)}; largest difference {max(diffs, default=0):.2g} voxel"
+              f"{' (' + ', '.join(differing) + ')' if differing else ''}; "
               f"peer timed out (>{peer_timeout:.0f} s, counted at the limit): {timeouts}")
     slowest = sorted(rows.items(), key=lambda item: -item[1]["wall"])[:8]
     print("\nslowest: " + "; ".join(
@@ -327,6 +332,7 @@ def main() -> None:
     parser.add_argument("--peer-timeout", type=float, default=300,
                         help="Seconds the libigl-AABB peer may take per object in --distribution (0: no peer).")
     parser.add_argument("--limit", type=int, default=None, help="First N files of the distribution only.")
+    parser.add_argument("--shared-only", action="store_true", help="Distribution over ../shared/meshes only.")
     args = parser.parse_args()
     if args.engines:
         path, resolution, threads, peer_timeout = args.engines
@@ -334,7 +340,8 @@ def main() -> None:
         return
     if args.distribution is not None:
         for resolution in args.distribution or [256]:
-            distribution(resolution, args.threads, args.peer_timeout, args.timeout, args.limit)
+            distribution(resolution, args.threads, args.peer_timeout, args.timeout, args.limit,
+                         (SHARED,) if args.shared_only else (SHARED, CORPUS))
         return
     if args.one:
         method, path, resolution = args.one

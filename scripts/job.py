@@ -6,4 +6,6 @@ By hand: ``python scripts/job.py RULE --input NAME=PATH ... --output NAME=PATH .
 
 from shapeprep.build.adapter import run_job, snakemake_standin
 
-run_job(snakemake if "snakemake" in globals() else snakemake_standin())  # noqa: F821
+# Objects run in worker processes started with "spawn", which import this file as __mp_main__: run only as main.
+if __name__ == "__main__":
+    run_job(snakemake if "snakemake" in globals() else snakemake_standin())  # noqa: F821

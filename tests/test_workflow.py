@@ -408,6 +408,28 @@ def test_reordered_config_reruns_nothing(build):
         write_config(build, CONFIG)
 
 
+def test_object_that_kills_its_worker_fails_alone_and_the_build_completes(tmp_path):
+    """A segfault in the watertight worker of one object (injected): that object fails as crashed, the rest of
+    its shard and the whole build go on, index and report included."""
+    from shapeprep.sources.identifiers import file_sha256
+
+    (tmp_path / "meshes").mkdir()
+    for name in ("fandisk.obj", "suzanne.obj", "woody.obj"):
+        shutil.copy(shared_mesh(name), tmp_path / "meshes" / name)
+    write_config(tmp_path, changed_config(shards={"num_shards": 1}))
+    victim = file_sha256(tmp_path / "meshes" / "suzanne.obj")
+    fault = json.dumps({"object": victim, "kind": "segfault", "stage": "watertight"})
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2"]
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "SHAPEPREP_INJECT_FAULT": fault})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    index = pd.read_parquet(tmp_path / "results" / "index.parquet").set_index("name")
+    assert index.loc["suzanne.obj", ["status", "failed_stage", "reason"]].tolist() == ["failed", "watertight", "crashed"]
+    assert (index.loc[["fandisk.obj", "woody.obj"], "status"] == "ok").all()
+    page = (tmp_path / "results" / "report" / "report.html").read_text()
+    assert "<td>crashed</td>" in page
+
+
 # ----------------------------------------------------------------------------- resume
 
 
@@ -422,7 +444,8 @@ def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
     (tmp_path / "meshes").mkdir()
     for name in RESUME_MESHES:
         shutil.copy(shared_mesh(name), tmp_path / "meshes" / name)
-    config = changed_config(shards={"num_shards": 1}, watertight={"resolution": 160})
+    # job_deaths 2: the object running at the kill is tried again (with 1 it is recorded as killed_with_job).
+    config = changed_config(shards={"num_shards": 1}, watertight={"resolution": 160}, limits={"job_deaths": 2})
     write_config(tmp_path, config)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
                "results/watertight/00000.h5"]
@@ -439,7 +462,9 @@ def test_killed_shard_job_resumes_without_redoing_finished_objects(tmp_path):
     # resume files appearing, the running job is the watertight one.
     jobs = subprocess.run(["pgrep", "-f", r"\.job\.py"], capture_output=True, text=True).stdout.split()
     assert finished_before_kill and jobs, "the watertight job was not caught running"
-    for pid in jobs:
+    workers = [pid for job in jobs for pid in
+               subprocess.run(["pgrep", "-P", job], capture_output=True, text=True).stdout.split()]
+    for pid in workers + jobs:  # the job and its object worker, as a scheduler kills a job
         os.kill(int(pid), signal.SIGKILL)
     process.communicate(timeout=120)
     assert process.returncode != 0

@@ -10,8 +10,10 @@ signature are the one place a stage is wired. Besides them:
   ``run()`` that takes it;
 - the job context is passed to a ``run()`` that names it: ``shard`` (the
   wildcard), ``log`` (the job log), ``workflow_dir``, ``threads`` (the rule's
-  ``threads:``), and ``config`` (the validated config, for settings that must
-  not rerun a job: download speed).
+  ``threads:``), ``limits`` (per-object limits from the ``limits`` config and
+  the job's ``mem_mb``), ``journal`` (where the running object is kept), and
+  ``config`` (the validated config, for settings that must not rerun a job:
+  download speed).
 
 By hand, :func:`snakemake_standin` builds the same object from the command line::
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .objects import job_logging
+from .worker import stage_limits
 
 #: Inputs that exist for the DAG only; passed only to a ``run()`` that asks for them.
 DAG_INPUTS = ("shard_list",)
@@ -71,11 +74,19 @@ def job_arguments(smk, run) -> dict:
         "workflow_dir": lambda: str(Path(smk.scriptdir).parent) if getattr(smk, "scriptdir", None) else None,
         "config": lambda: smk.config,
         "threads": lambda: int(getattr(smk, "threads", 1) or 1),
+        "limits": lambda: stage_limits(smk.config, smk.rule, getattr(getattr(smk, "resources", None), "mem_mb", None)),
+        "journal": lambda: journal_path(smk),
     }
     for name, value in context.items():
         if name in accepted and name not in arguments:
             arguments[name] = value()
     return arguments
+
+
+def journal_path(smk) -> str:
+    """Where a job keeps its running object: a hidden sibling of its first output."""
+    first = Path(str(smk.output[0]))
+    return str(first.with_name(f".{first.name}.running.jsonl"))
 
 
 def run_job(smk) -> None:

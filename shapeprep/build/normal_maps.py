@@ -6,6 +6,8 @@ The input TripoSG-style quality scoring works from (front, right, back, left at
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..atomic import atomic_path
@@ -14,9 +16,17 @@ from ..status import ok_objects, read_status
 from ..watertight import resolve_backend
 from .meshstore import read_mesh
 from .objects import run_objects
+from .worker import Limits
 
 
-def run(watertight: str, validate_status: str, settings: dict, normal_maps: str) -> None:
+def render_object(object_id: str, watertight: str, size: int, renderer: str) -> tuple[dict, np.ndarray]:
+    """Four normal maps of one watertight mesh: ``({}, (4, size, size, 3) uint8)``. Runs in the job's worker."""
+    vertices, faces, _ = read_mesh(watertight, object_id)
+    return {}, normal_views(vertices, faces, size, backend=renderer)
+
+
+def run(watertight: str, validate_status: str, settings: dict, normal_maps: str, limits: Limits | None = None,
+        journal: str | None = None) -> None:
     """Write ``normal_maps`` (HDF5): ``object_id (N,)`` strings and ``normal_maps (N, 4, size, size, 3)`` uint8.
 
     Only objects that passed validation are rendered.
@@ -27,21 +37,20 @@ def run(watertight: str, validate_status: str, settings: dict, normal_maps: str)
     settings : ``size`` (pixels), ``backend`` (the watertight backend setting: ``cubvh``
         renders on the GPU), ``code``
     normal_maps : output HDF5
+    limits, journal : per-object limits and the running-object journal (:mod:`shapeprep.build.worker`)
     """
     import h5py
 
-    size, backend = settings["size"], settings["backend"]
-
-    renderer = "cubvh" if resolve_backend(backend) == "cubvh" else "cpu"
+    size = settings["size"]
+    renderer = "cubvh" if resolve_backend(settings["backend"]) == "cubvh" else "cpu"
     images, ids = [], []
 
-    def process(object_id: str) -> dict:
-        vertices, faces, _ = read_mesh(watertight, object_id)
-        images.append(normal_views(vertices, faces, size, backend=renderer))
+    def store(object_id: str, image: np.ndarray) -> None:
+        images.append(image)
         ids.append(object_id)
-        return {}
 
-    run_objects(ok_objects(read_status(validate_status)), process, "normal_maps")  # logs any failure
+    process = partial(render_object, watertight=watertight, size=size, renderer=renderer)
+    run_objects(ok_objects(read_status(validate_status)), process, "normal_maps", store, limits, journal)  # logs failures
     with atomic_path(normal_maps) as temporary, h5py.File(temporary, "w") as handle:
         handle.create_dataset("object_id", data=np.array(ids, dtype="S64"))
         stack = np.stack(images) if images else np.zeros((0, len(FOUR_VIEWS), size, size, 3), np.uint8)

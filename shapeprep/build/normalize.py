@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pandas as pd
 
@@ -12,6 +13,7 @@ from ..geometry.loaders import load_mesh
 from ..geometry.normalize import NormalizedMesh, normalize_mesh, to_original_frame
 from .meshstore import mesh_store_writer
 from .objects import run_objects
+from .worker import Limits
 
 
 def drop_far_parts(mesh: NormalizedMesh, params: dict, factor: float) -> tuple[NormalizedMesh, int]:
@@ -29,7 +31,29 @@ def drop_far_parts(mesh: NormalizedMesh, params: dict, factor: float) -> tuple[N
     return NormalizedMesh(kept.vertices, kept.faces, kept.center, kept.scale, counts), dropped
 
 
-def run(downloads: str, settings: dict, curate: dict, meshes: str, status: str) -> None:
+def normalize_object(object_id: str, locations: dict[str, str], settings: dict, curate: dict) -> tuple[dict, dict]:
+    """Load, curate and normalise one object: ``(metrics, payload)``, payload the mesh to store.
+
+    Runs in the job's worker process (:mod:`shapeprep.build.worker`).
+    """
+    location = locations[object_id]
+    check_file_size(os.path.getsize(location), curate)
+    vertices, faces = load_mesh(location)
+    curate_counts(len(vertices), len(faces), curate)
+    mesh = normalize_mesh(vertices, faces, settings["bound"], settings["weld_tolerance"], settings["min_face_area"])
+    parts_dropped = 0
+    if curate["drop_far_parts"] is not None:
+        mesh, parts_dropped = drop_far_parts(mesh, settings, curate["drop_far_parts"])
+    shape = curate_shape(mesh.vertices, mesh.faces, curate)
+    counts = {**mesh.counts, "parts_dropped": parts_dropped}
+    record = {"center": mesh.center.tolist(), "scale": mesh.scale, **counts}
+    metrics = {"center_x": mesh.center[0], "center_y": mesh.center[1], "center_z": mesh.center[2],
+               "scale": mesh.scale, **counts, **shape}
+    return metrics, {"vertices": mesh.vertices, "faces": mesh.faces, "record": record}
+
+
+def run(downloads: str, settings: dict, curate: dict, meshes: str, status: str, limits: Limits | None = None,
+        journal: str | None = None) -> None:
     """Write the normalised meshes of one shard and their status table.
 
     Only objects the download stage brought to disk are processed; the others
@@ -44,32 +68,16 @@ def run(downloads: str, settings: dict, curate: dict, meshes: str, status: str) 
         The curation thresholds (see :mod:`shapeprep.geometry.curate`).
     meshes : output HDF5 of normalised meshes
     status : output parquet
+    limits, journal : per-object limits and the running-object journal (:mod:`shapeprep.build.worker`)
     """
     downloaded = pd.read_parquet(downloads)
     downloaded = downloaded[downloaded["status"] == "ok"]
     locations = dict(zip(downloaded["object_id"], downloaded["path"]))
+    process = partial(normalize_object, locations=locations, settings=settings, curate=curate)
     with mesh_store_writer(meshes) as add:
 
-        def process(object_id: str) -> dict:
-            check_file_size(os.path.getsize(locations[object_id]), curate)
-            vertices, faces = load_mesh(locations[object_id])
-            curate_counts(len(vertices), len(faces), curate)
-            mesh = normalize_mesh(vertices, faces, settings["bound"], settings["weld_tolerance"], settings["min_face_area"])
-            parts_dropped = 0
-            if curate["drop_far_parts"] is not None:
-                mesh, parts_dropped = drop_far_parts(mesh, settings, curate["drop_far_parts"])
-            shape = curate_shape(mesh.vertices, mesh.faces, curate)
-            counts = {**mesh.counts, "parts_dropped": parts_dropped}
-            record = {"center": mesh.center.tolist(), "scale": mesh.scale, **counts}
-            add(object_id, mesh.vertices, mesh.faces, record)
-            return {
-                "center_x": mesh.center[0],
-                "center_y": mesh.center[1],
-                "center_z": mesh.center[2],
-                "scale": mesh.scale,
-                **counts,
-                **shape,
-            }
+        def store(object_id: str, mesh: dict) -> None:
+            add(object_id, mesh["vertices"], mesh["faces"], mesh["record"])
 
-        table = run_objects(downloaded["object_id"], process, "normalize")
+        table = run_objects(downloaded["object_id"], process, "normalize", store, limits, journal)
     write_table(table, status)

@@ -52,7 +52,6 @@ class ResumeCache:
         output = Path(output)
         self.shard_folder = output.parent / ".resume" / output.stem
         self.folder = self.shard_folder / params_hash(params)
-        self.reused = 0
 
     def path(self, object_id: str) -> Path:
         return self.folder / f"{object_id}.npz"
@@ -70,7 +69,6 @@ class ResumeCache:
                 record = json.loads(str(stored["__record__"]))
         except (OSError, ValueError, KeyError):  # unreadable entry: recompute
             return None
-        self.reused += 1
         return arrays, record
 
     def save(self, object_id: str, input_digest: str, arrays: dict[str, np.ndarray], record: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from ..atomic import write_table
 from ..geometry.nearsurface import set_threads
@@ -13,12 +14,34 @@ from .meshstore import read_mesh
 from .objects import run_objects
 from .provenance import object_rng
 from .resume import ResumeCache, array_digest
+from .worker import Limits
 
 logger = logging.getLogger("shapeprep")
 
 
+def sample_one(object_id: str, watertight: str, normalized: str, settings: dict, resume: ResumeCache,
+               threads: int) -> tuple[dict, dict]:
+    """Every point set of one object: ``(metrics, arrays)``. Runs in the job's worker process; kept for resuming."""
+    set_threads(threads)
+    seeding = {key: value for key, value in settings.items() if key != "code"}
+    vertices, faces, _ = read_mesh(watertight, object_id)
+    if settings["salient_mesh"] == "source":
+        salient_vertices, salient_faces, _ = read_mesh(normalized, object_id)
+    else:
+        salient_vertices, salient_faces = vertices, faces
+    inputs = array_digest(vertices, faces, salient_vertices, salient_faces)
+    finished = resume.load(object_id, inputs)
+    resumed = finished is not None
+    if finished is None:
+        rng = object_rng(object_id, seeding, settings["seed"])
+        finished = sample_object(vertices, faces, salient_vertices, salient_faces, settings, rng)
+        resume.save(object_id, inputs, *finished)
+    arrays, metrics = finished
+    return {**metrics, "resumed": resumed}, (arrays, dict(metrics))
+
+
 def run(watertight: str, validate_status: str, normalized: str, settings: dict, samples: str, status: str,
-        threads: int = 1) -> None:
+        threads: int = 1, limits: Limits | None = None, journal: str | None = None) -> None:
     """Write one shard's point samples (only objects that passed validation).
 
     Parameters
@@ -31,30 +54,19 @@ def run(watertight: str, validate_status: str, normalized: str, settings: dict, 
     samples : output sample store
     status : output parquet
     threads : the rule's threads, used by the distance kernels
+    limits, journal : per-object limits and the running-object journal (:mod:`shapeprep.build.worker`)
     """
-    set_threads(threads)
-    seeding = {key: value for key, value in settings.items() if key != "code"}
     resume = ResumeCache(samples, settings)
+    process = partial(sample_one, watertight=watertight, normalized=normalized, settings=settings, resume=resume,
+                      threads=threads)
     with sample_store_writer(samples) as add:
 
-        def process(object_id: str) -> dict:
-            vertices, faces, _ = read_mesh(watertight, object_id)
-            if settings["salient_mesh"] == "source":
-                salient_vertices, salient_faces, _ = read_mesh(normalized, object_id)
-            else:
-                salient_vertices, salient_faces = vertices, faces
-            inputs = array_digest(vertices, faces, salient_vertices, salient_faces)
-            finished = resume.load(object_id, inputs)
-            if finished is None:
-                rng = object_rng(object_id, seeding, settings["seed"])
-                finished = sample_object(vertices, faces, salient_vertices, salient_faces, settings, rng)
-                resume.save(object_id, inputs, *finished)
-            arrays, metrics = finished
-            add(object_id, arrays, metrics)
-            return dict(metrics)
+        def store(object_id: str, payload: tuple) -> None:
+            add(object_id, *payload)
 
-        table = run_objects(ok_objects(read_status(validate_status)), process, "sample")
-    write_table(table, status)
-    if resume.reused:
-        logger.info("sample: %d objects reused from a killed run", resume.reused)
+        table = run_objects(ok_objects(read_status(validate_status)), process, "sample", store, limits, journal)
+    write_table(table.drop(columns="resumed", errors="ignore"), status)
+    reused = int(table["resumed"].fillna(False).astype(bool).sum()) if "resumed" in table else 0
+    if reused:
+        logger.info("sample: %d objects reused from a killed run", reused)
     resume.clear()
