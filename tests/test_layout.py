@@ -149,3 +149,35 @@ def test_job_by_hand_gets_schema_defaults_and_config_sections():
     assert arguments["settings"] == {"bound": 0.9} and arguments["downloads"] == "d.parquet"
     assert arguments["curate"]["planar_tolerance"] == 0.002  # the schema's default, filled in by validation
     assert set(arguments) == set(inspect.signature(run).parameters)
+
+
+def schema_leaves(schema: dict, root: dict, path: str = ""):
+    """``(dotted path, property schema)`` of every leaf property (``$ref`` followed)."""
+    if "$ref" in schema:
+        schema = {**root["$defs"][schema["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    properties = schema.get("properties")
+    if not properties or schema.get("type") == "array":
+        yield path, schema
+        return
+    for name, child in properties.items():
+        yield from schema_leaves(child, root, f"{path}.{name}" if path else name)
+
+
+def test_schema_holds_every_default_and_the_example_config_agrees():
+    """Every setting has its default in the schema (only a source entry's own keys are required), and the
+    example config, where it writes a value out, gives that default (it shows them; it does not change them)."""
+    import yaml
+
+    from .conftest import REPO, validated_config
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    missing = [path for path, leaf in schema_leaves(schema, schema) if "default" not in leaf]
+    assert missing == [], missing
+    defaults = validated_config({})
+    example = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for section in ("normalize", "watertight", "validate", "sample", "shard", "report", "download", "curate"):
+        for key, value in (example.get(section) or {}).items():
+            assert defaults[section][key] == value, f"{section}.{key}: config {value!r}, schema {defaults[section][key]!r}"
+    for rule, values in example["resources"].items():
+        for key, value in values.items():
+            assert defaults["resources"][rule][key] == value, f"resources.{rule}.{key}"

@@ -17,8 +17,18 @@ def face_area_vectors(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     -------
     (m, 3) float64
     """
-    corners = vertices[faces]
-    return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    a = vertices[faces[:, 0]]
+    u = vertices[faces[:, 1]] - a
+    v = vertices[faces[:, 2]] - a
+    # np.cross's own formula, written out: several times faster on (m, 3) arrays, the same bits.
+    out = np.empty_like(u)
+    np.multiply(u[:, 1], v[:, 2], out=out[:, 0])
+    out[:, 0] -= u[:, 2] * v[:, 1]
+    np.multiply(u[:, 2], v[:, 0], out=out[:, 1])
+    out[:, 1] -= u[:, 0] * v[:, 2]
+    np.multiply(u[:, 0], v[:, 1], out=out[:, 2])
+    out[:, 2] -= u[:, 1] * v[:, 0]
+    return out
 
 
 def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
