@@ -85,3 +85,17 @@ class ResumeCache:
         parent = self.shard_folder.parent
         if parent.exists() and not any(parent.iterdir()):
             parent.rmdir()
+
+
+def settle(resume: ResumeCache, table, status: str | Path, stage: str) -> None:
+    """Write a resumable stage's status table (without the per-object ``resumed`` flag), log how many objects
+    came from the cache, and remove the cache: the shard's outputs are complete."""
+    import logging
+
+    from ..atomic import write_table
+
+    write_table(table.drop(columns="resumed", errors="ignore"), status)
+    reused = int(table["resumed"].fillna(False).astype(bool).sum()) if "resumed" in table else 0
+    if reused:
+        logging.getLogger("shapeprep").info("%s: %d objects reused from a killed run", stage, reused)
+    resume.clear()

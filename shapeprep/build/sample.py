@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 
-from ..atomic import write_table
 from ..geometry.nearsurface import set_threads
 from ..samples.sampling import sample_object
 from ..samples.shards import sample_store_writer
@@ -13,10 +11,8 @@ from ..status import ok_objects, read_status
 from .meshstore import read_mesh
 from .objects import run_objects
 from .provenance import object_rng
-from .resume import ResumeCache, array_digest
+from .resume import ResumeCache, array_digest, settle
 from .worker import Limits
-
-logger = logging.getLogger("shapeprep")
 
 
 def sample_one(object_id: str, watertight: str, normalized: str, settings: dict, resume: ResumeCache,
@@ -65,8 +61,4 @@ def run(watertight: str, validate_status: str, normalized: str, settings: dict, 
             add(object_id, *payload)
 
         table = run_objects(ok_objects(read_status(validate_status)), process, "sample", store, limits, journal)
-    write_table(table.drop(columns="resumed", errors="ignore"), status)
-    reused = int(table["resumed"].fillna(False).astype(bool).sum()) if "resumed" in table else 0
-    if reused:
-        logger.info("sample: %d objects reused from a killed run", reused)
-    resume.clear()
+    settle(resume, table, status, "sample")

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 
-from ..atomic import write_table
 from ..geometry.nearsurface import set_threads
 from ..status import ok_objects, read_status
 from ..watertight import WatertightOptions, resolve_backend, watertight_mesh
 from .meshstore import mesh_store_writer, read_mesh
 from .objects import run_objects
-from .resume import ResumeCache, array_digest
+from .resume import ResumeCache, array_digest, settle
 from .worker import Limits
 
 OPTION_KEYS = tuple(WatertightOptions.__dataclass_fields__)
-
-logger = logging.getLogger("shapeprep")
-
 
 def watertight_object(object_id: str, normalized: str, backend: str, options: dict, resume: ResumeCache,
                       threads: int) -> tuple[dict, dict]:
@@ -66,8 +61,4 @@ def run(normalized: str, normalized_status: str, settings: dict, meshes: str, st
             add(object_id, mesh["vertices"], mesh["faces"], mesh["stats"])
 
         table = run_objects(ok_objects(read_status(normalized_status)), process, "watertight", store, limits, journal)
-    write_table(table.drop(columns="resumed", errors="ignore"), status)
-    reused = int(table["resumed"].fillna(False).astype(bool).sum()) if "resumed" in table else 0
-    if reused:
-        logger.info("watertight: %d objects reused from a killed run", reused)
-    resume.clear()
+    settle(resume, table, status, "watertight")
