@@ -19,7 +19,7 @@ By hand, :func:`snakemake_standin` builds the same object from the command line:
 
     python scripts/job.py normalize --input downloads=results/downloaded/00000.status.parquet \\
         --output meshes=/tmp/n.h5 status=/tmp/n.parquet \\
-        --params settings='{"bound": 0.95, "weld_tolerance": 1e-6, "min_face_area": 1e-12}' curate=@config
+        --params settings='{"bound": 0.95, "weld_tolerance": 1e-6, "min_face_area": 1e-12}' curate=@
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ def download_outcome_settings(download: dict) -> dict:
     """The ``download`` config section without its speed settings: what the outcome depends on."""
     return {key: value for key, value in download.items() if key not in DOWNLOAD_SPEED_KEYS}
 
+
 #: Packages whose versions are written into every shard.
 TRACKED_PACKAGES = (
     "shapeprep", "numpy", "scipy", "trimesh", "libigl", "pymcubes", "fpsample", "meshiki", "pymeshlab", "torch", "cubvh",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..status import Filtered, MeshError
+from .cluster import resolution_factor
 
 #: Seconds between checks of a running worker's memory and time.
 POLL_SECONDS = 0.02
@@ -61,8 +62,6 @@ def stage_limits(config: dict, stage: str, mem_mb: float | None) -> Limits | Non
 
     None when ``limits.isolate`` is false (objects then run in the job's process).
     """
-    from .cluster import resolution_factor
-
     section = config["limits"]
     if not section["isolate"]:
         return None

@@ -1,39 +1,30 @@
-"""Exact closest-point queries anywhere in space for well-shaped meshes: a linear BVH in numba.
+"""Exact closest-point queries anywhere in space for well-shaped meshes: a BVH in numba.
 
 Made for the watertight meshes the sample and validate stages query:
 marching-cubes triangles of about one voxel, for which a bounding-volume
 hierarchy is ideal (for sources with long, thin or overlapping triangles,
-near the surface, see :mod:`.nearsurface`). Triangles are sorted along a
-Z-order curve of their box centres and grouped ``LEAF`` at a time; the tree is
-the complete binary tree over those leaves (heap layout), each node's box the
-union of its children's. A query descends nearer child first and skips every
-box farther than the best distance so far, so the answer is exact. Points are
-spread over numba threads (:func:`.nearsurface.set_threads`).
+near the surface, see :mod:`.nearsurface`). The tree is the complete binary
+tree over leaves of ``LEAF`` triangles (heap layout); each node splits its
+triangles at the median of the longest axis of their box centres, and each
+node's box is the union of its children's. A query descends nearer child
+first and skips every box, and every triangle whose box or plane is, farther
+than the best distance so far, so the answer is exact. Points are spread over
+numba threads (:func:`.nearsurface.set_threads`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
-from .nearsurface import _closest_on_triangle, njit, prange
+from .distance import DistanceQueries
+from .nearsurface import _triangle_distance2
 
 #: Triangles per leaf.
 LEAF = 8
 
 #: Points per unit of parallel work.
 CHUNK = 1024
-
-
-def morton_codes(points: np.ndarray, bits: int = 10) -> np.ndarray:
-    """Z-order codes of points over their bounding box: ``(k, 3) -> (k,)`` uint64."""
-    low, high = points.min(axis=0), points.max(axis=0)
-    cells = (1 << bits) - 1
-    key = np.clip((points - low) / np.maximum(high - low, 1e-12) * cells, 0, cells).astype(np.uint64)
-    code = np.zeros(len(points), dtype=np.uint64)
-    for bit in range(bits):
-        for axis in range(3):
-            code |= ((key[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + axis)
-    return code
 
 
 @njit(cache=True)
@@ -149,15 +140,6 @@ def _triangle_boxes(vertices, faces, order):
     return boxes
 
 
-@njit(cache=True, inline="always")
-def _triangle_distance2(vertices, faces, t, x, y, z):
-    a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-    qx, qy, qz = _closest_on_triangle(
-        x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0], vertices[b, 1],
-        vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
-    return (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2, qx, qy, qz
-
-
 @njit(cache=True, parallel=True)
 def _query(vertices, faces, order, nodes, boxes, size, leaf, points):
     n = points.shape[0]
@@ -224,12 +206,11 @@ def _query(vertices, faces, order, nodes, boxes, size, leaf, points):
     return squared, face, closest
 
 
-class TriangleBVH:
+class TriangleBVH(DistanceQueries):
     """Exact unsigned distance, closest face and closest point to a triangle mesh, for any point.
 
     Same query interface as :class:`~shapeprep.geometry.distance.IglDistance`
-    (``vertices``, ``faces``, ``query``, ``squared_distance_and_face``,
-    ``closest_points``, ``unsigned_distance``).
+    (:class:`~shapeprep.geometry.distance.DistanceQueries`).
 
     Parameters
     ----------
@@ -252,23 +233,10 @@ class TriangleBVH:
         self.nodes = _node_boxes(self.vertices, self.faces, self.order, self.size, LEAF)
         self.boxes = _triangle_boxes(self.vertices, self.faces, self.order)
 
-    def query(self, points: np.ndarray, want_closest: bool = True):
-        """Squared distance ``(k,)``, closest face ``(k,)`` and closest point ``(k, 3)`` (None unless ``want_closest``)."""
+    def query(self, points: np.ndarray, want_closest: bool = True, within: float | None = None):
+        """Squared distance ``(k,)``, closest face ``(k,)`` and closest point ``(k, 3)`` (None unless
+        ``want_closest``); exact everywhere (``within`` is not needed)."""
         points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
         squared, face, closest = _query(self.vertices, self.faces, self.order, self.nodes, self.boxes,
                                          self.size, LEAF, points)
         return squared, face, (closest if want_closest else None)
-
-    def squared_distance_and_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(k, 3) ->`` squared distances ``(k,)`` and closest faces ``(k,)``."""
-        squared, face, _ = self.query(points, want_closest=False)
-        return squared, face
-
-    def closest_points(self, points: np.ndarray, within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(k, 3) ->`` closest points ``(k, 3)`` and distances ``(k,)`` (exact everywhere)."""
-        squared, _, closest = self.query(points, want_closest=True)
-        return closest, np.sqrt(squared)
-
-    def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
-        """``(k, 3) -> (k,)`` exact unsigned distance."""
-        return np.sqrt(self.query(points, want_closest=False)[0])

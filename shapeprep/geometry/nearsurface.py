@@ -24,24 +24,11 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+from numba import njit, prange
 
-try:  # numba is a dependency; without it (a broken install) nothing here can run, so say so on use.
-    import numba
-    from numba import njit, prange
-except ImportError:  # pragma: no cover
-    numba = None
-
-    def njit(*args, **kwargs):
-        def wrap(function):
-            def missing(*a, **k):
-                raise ImportError("shapeprep.geometry.nearsurface needs numba (pip install numba)")
-
-            return missing
-
-        return wrap if not args or not callable(args[0]) else wrap(args[0])
-
-    prange = range
+from .distance import DistanceQueries, IglDistance
 
 #: Grid points per cell side for the watertight grid: cells line up with the grid's 8^3 blocks.
 GRID_CELL_POINTS = 8
@@ -121,6 +108,16 @@ def _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
     return ax + abx * v + acx * w, ay + aby * v + acy * w, az + abz * v + acz * w
 
 
+@njit(cache=True, inline="always")
+def _triangle_distance2(vertices, faces, t, x, y, z):
+    """Squared distance from point ``(x, y, z)`` to triangle ``t``, and the closest point on it."""
+    a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+    qx, qy, qz = _closest_on_triangle(
+        x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0], vertices[b, 1],
+        vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
+    return (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2, qx, qy, qz
+
+
 @njit(cache=True, parallel=True)
 def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_tris, fill):
     """Per triangle, the cells whose centre is within ``reach`` + half a cell diagonal of it.
@@ -148,10 +145,7 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
                 y = origin[1] + (j + 0.5) * cell
                 for k in range(lo[2], hi[2] + 1):
                     z = origin[2] + (k + 0.5) * cell
-                    qx, qy, qz = _closest_on_triangle(
-                        x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0], vertices[b, 1],
-                        vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
-                    if (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2 <= limit2:
+                    if _triangle_distance2(vertices, faces, t, x, y, z)[0] <= limit2:
                         if fill:
                             out_cells[offsets[t] + found] = (i * n_cells + j) * n_cells + k
                             out_tris[offsets[t] + found] = t
@@ -193,10 +187,7 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
                     y = -1.0 + (base[1] + j) * spacing
                     for k in range(lo[2], hi[2] + 1):
                         z = -1.0 + (base[2] + k) * spacing
-                        qx, qy, qz = _closest_on_triangle(
-                            x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0],
-                            vertices[b, 1], vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
-                        d = (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2
+                        d = _triangle_distance2(vertices, faces, t, x, y, z)[0]
                         count += 1
                         if d < local[i, j, k]:
                             local[i, j, k] = d
@@ -236,11 +227,7 @@ def _points_closest(vertices, faces, points, point_starts, cell_slot, starts, tr
                 y, z = points[p, 1], points[p, 2]
                 if y < ylow or y > yhigh or z < zlow or z > zhigh:
                     continue
-                x = points[p, 0]
-                qx, qy, qz = _closest_on_triangle(
-                    x, y, z, vertices[a, 0], vertices[a, 1], vertices[a, 2], vertices[b, 0], vertices[b, 1],
-                    vertices[b, 2], vertices[c, 0], vertices[c, 1], vertices[c, 2])
-                d = (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2
+                d, qx, qy, qz = _triangle_distance2(vertices, faces, t, points[p, 0], y, z)
                 if d <= reach2 and d < squared[p]:
                     squared[p] = d
                     face[p] = t
@@ -253,8 +240,6 @@ def _points_closest(vertices, faces, points, point_starts, cell_slot, starts, tr
 
 def set_threads(threads: int | None) -> int:
     """Use ``threads`` numba threads (None or more than available: all); returns the number in use."""
-    if numba is None:
-        return 1
     available = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(available if not threads else max(1, min(int(threads), available)))
     return numba.get_num_threads()
@@ -404,13 +389,12 @@ class GridBand(NearSurface):
         return indices.astype(np.int64), udf, stats
 
 
-class ExactDistance:
+class ExactDistance(DistanceQueries):
     """Exact unsigned distances and closest points anywhere: the cell index near the mesh, libigl beyond.
 
     The interface of :class:`~shapeprep.geometry.distance.IglDistance`
-    (``vertices``, ``unsigned_distance``, ``closest_points``,
-    ``squared_distance_and_face``, ``query``, ``winding_number``), so every
-    caller can take either.
+    (:class:`~shapeprep.geometry.distance.DistanceQueries` and ``winding_number``),
+    so every caller can take either.
 
     Parameters
     ----------
@@ -454,8 +438,6 @@ class ExactDistance:
     def far(self):
         """libigl's AABB over the mesh, built on first use (only points beyond reach need it)."""
         if self._far is None:
-            from .distance import IglDistance
-
             self._far = IglDistance(self.vertices, self.faces)
         return self._far
 
@@ -475,20 +457,6 @@ class ExactDistance:
             far_squared, far_face, far_closest = self.far.query(points[beyond], want_closest=True)
             squared[beyond], face[beyond], closest[beyond] = far_squared, far_face, far_closest
         return squared, face, (closest if want_closest else None)
-
-    def squared_distance_and_face(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(k, 3) -> (k,)`` squared distances and ``(k,)`` closest faces."""
-        squared, face, _ = self.query(points, want_closest=False)
-        return squared, face
-
-    def closest_points(self, points: np.ndarray, within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(k, 3) ->`` closest points ``(k, 3)`` and distances ``(k,)`` (``inf`` beyond ``within``, if given)."""
-        squared, _, closest = self.query(points, want_closest=True, within=within)
-        return closest, np.sqrt(squared)
-
-    def unsigned_distance(self, points: np.ndarray) -> np.ndarray:
-        """``(k, 3) -> (k,)`` exact unsigned distance."""
-        return np.sqrt(self.query(points, want_closest=False)[0])
 
     def winding_number(self, points: np.ndarray) -> np.ndarray:
         """Generalized winding number (libigl's fast approximation): ``(k, 3) -> (k,)``."""

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..geometry.grid import grid_spacing
 from ..geometry.nearsurface import ExactDistance, GridBand
+from .band import band_width
 from .engine import watertight_from_distance
 from .options import WatertightOptions, WatertightResult
 
@@ -90,5 +91,5 @@ def watertight_mesh(
     # Exact distances from triangles binned into the grid's 8^3 blocks: the band search, the winding-number
     # fill and the offset projection share one index whose cost does not depend on triangle shape.
     spacing = grid_spacing(opts.resolution)
-    band = GridBand(vertices, faces, opts.resolution, opts.eps_voxels * spacing + spacing)
+    band = GridBand(vertices, faces, opts.resolution, band_width(opts.resolution, opts.eps_voxels * spacing))
     return watertight_from_distance(ExactDistance(vertices, faces, near=band), opts)

@@ -84,11 +84,20 @@ def narrow_band(distance, resolution: int, band: float, block_sizes=BLOCK_SIZES)
     raise ValueError("block_sizes must end with 1")
 
 
+def band_width(resolution: int, eps: float) -> float:
+    """Distance from the source within which exact distances are needed: ``eps`` plus one voxel.
+
+    Every edge from a shell voxel (``udf < eps``) to a non-shell voxel ends
+    closer than this, so it holds every value marching cubes reads; the offset
+    projection moves only vertices this close to the source.
+    """
+    return eps + grid_spacing(resolution)
+
+
 def band_distances(distance, resolution: int, eps: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Exact distances wherever marching cubes or the shell needs them.
 
-    Every edge from a shell voxel to a non-shell voxel ends at ``udf < eps + h``,
-    so that band holds every value marching cubes reads. A backend with its
+    That is every grid point closer than :func:`band_width`. A backend with its
     own band search (``grid_band(resolution, band)``, see
     :class:`~shapeprep.geometry.nearsurface.ExactDistance`) is asked for it;
     any other is searched coarse to fine with :func:`narrow_band`.
@@ -100,7 +109,7 @@ def band_distances(distance, resolution: int, eps: float) -> tuple[np.ndarray, n
     queries : int
         Grid points whose distance was computed.
     """
-    band = eps + grid_spacing(resolution)
+    band = band_width(resolution, eps)
     if hasattr(distance, "grid_band"):
         return distance.grid_band(resolution, band)
     return narrow_band(distance, resolution, band)

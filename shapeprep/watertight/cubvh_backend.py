@@ -25,7 +25,7 @@ import numpy as np
 
 from ..geometry.distance import IglDistance
 from ..geometry.grid import grid_spacing
-from .band import BLOCK_SIZES
+from .band import BLOCK_SIZES, band_width
 from .blockgrid import blocks_per_axis
 from .engine import watertight_from_band
 from .options import WatertightOptions, WatertightResult
@@ -259,7 +259,7 @@ def watertight_mesh_torch(
     eps = options.eps_voxels * spacing
 
     start = time.perf_counter()
-    indices, udf, queries = narrow_band_torch(distance, options.resolution, eps + spacing, device)
+    indices, udf, queries = narrow_band_torch(distance, options.resolution, band_width(options.resolution, eps), device)
     indices, udf = indices.cpu().numpy(), udf.cpu().numpy()
     timings = {"seconds_distance": time.perf_counter() - start}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit, prange
 
 from ..geometry.grid import grid_spacing
-from ..geometry.nearsurface import njit, prange
 from ..geometry.surface import face_area_vectors
 from ..geometry.topology import (
     edge_face_counts,
@@ -16,6 +16,7 @@ from ..geometry.topology import (
     signed_volumes,
     winding_is_consistent,
 )
+from .band import band_width
 from .options import WatertightOptions
 
 
@@ -138,7 +139,8 @@ def finish_surface(vertices, faces, distance, options: WatertightOptions, stats:
     eps = options.eps_voxels * spacing
     start = time.perf_counter()
     if options.offset_reduction == "project" and len(faces):
-        vertices, moved = reduce_offset(vertices, faces, distance, options.residual_offset_voxels * spacing, eps + spacing)
+        vertices, moved = reduce_offset(vertices, faces, distance, options.residual_offset_voxels * spacing,
+                                        band_width(options.resolution, eps))
         stats.update(moved)
     stats["seconds_offset"] = time.perf_counter() - start
     removed = 0
