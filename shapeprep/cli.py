@@ -2,7 +2,7 @@
 
     shapeprep watertight IN OUT --res 512 [--backend cpu|cubvh|auto] [--frame original|normalized]
     shapeprep validate MESH [--source SRC --res R] [--frame original|normalized]
-    shapeprep export SHARD|INDEX OUT --layout dora|step1x|hunyuan [--object ID ...]
+    shapeprep export SHARD|INDEX OUT --layout dora|step1x|hunyuan|triposg|vecset [--object ID ...]
 
 Exit status: 0 on success, 1 when ``validate`` finds the mesh invalid,
 2 on bad input (unreadable file, unsupported format, bad option).
@@ -96,7 +96,7 @@ def validate_command(args) -> int:
 
 
 def export_command(args) -> int:
-    from .samples.export import export_shard
+    from .samples.export import export
 
     source = Path(args.source)
     if source.suffix == ".parquet":
@@ -112,15 +112,12 @@ def export_command(args) -> int:
         shards = {source.parent / name: group["object_id"].tolist() for name, group in index.groupby("shard_file")}
     else:
         shards = {source: args.object or None}
-    written = []
-    for shard, object_ids in shards.items():
-        # One export.json per shard folder keeps every object's centre and scale.
-        folder = Path(args.output) / Path(shard).stem if len(shards) > 1 else Path(args.output)
-        try:
-            written += export_shard(shard, folder, args.layout, object_ids)
-        except KeyError as error:
-            raise ValueError(error.args[0]) from None
-    print(json.dumps({"layout": args.layout, "files": len(written), "output": str(args.output)}))
+    try:
+        summary = export(shards, args.output, args.layout, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                         require_salient=args.require_salient, category=args.category)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    print(json.dumps({"layout": args.layout, "output": str(args.output), **summary}))
     return 0
 
 
@@ -157,11 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--samples", type=int, default=20000, help="Points per surface for the deviation.")
     validate.set_defaults(handler=validate_command)
 
-    export = commands.add_parser("export", help="Write shard objects in a peer's npz layout (positive-inside SDF).")
+    export = commands.add_parser("export", help="Write shard objects as a peer's training code reads them (positive-inside SDF).")
     export.add_argument("source", help="A shard .h5, or the build's index.parquet (every ok object).")
-    export.add_argument("output", help="Output folder.")
-    export.add_argument("--layout", choices=["dora", "step1x", "hunyuan"], required=True)
+    export.add_argument("output", help="Output folder: the dataset root the peer's loader is pointed at.")
+    export.add_argument("--layout", choices=["dora", "step1x", "hunyuan", "triposg", "vecset"], required=True)
     export.add_argument("--object", action="append", help="Object id to export (repeatable; default: all).")
+    export.add_argument("--val-fraction", type=float, default=0.01, help="Objects in the val split (by id hash).")
+    export.add_argument("--test-fraction", type=float, default=0.0, help="Objects in the test split (by id hash).")
+    export.add_argument("--require-salient", action="store_true",
+                        help="Leave out objects without salient edges (salient_fallback), as Dora's sampler does.")
+    export.add_argument("--category", default="02691156",
+                        help="vecset: the ShapeNet synset id folder (its loader only knows those ids).")
     export.set_defaults(handler=export_command)
     return parser
 

@@ -158,11 +158,12 @@ def test_sample_object_shapes_labels_and_determinism(fandisk, fandisk_watertight
     source = fandisk
     runs = [sample_object(vertices, faces, *source, SAMPLE_PARAMS, object_rng("fandisk", SAMPLE_PARAMS)) for _ in range(2)]
     arrays, metrics = runs[0]
-    expected = {"surface": (2000, 6), "salient": (1000, 6), "volume": (2000, 4), "near_surface": (1000, 4), "near_salient": (700, 4)}
+    expected = {"surface": (2000, 6), "salient": (1000, 6), "volume": (2000, 4), "near_surface": (1000, 4), "near_salient": (700, 4),
+                "near_surface_sigma": (1000,), "near_salient_sigma": (700,)}
     assert {key: value.shape for key, value in arrays.items()} == expected
     assert metrics["salient_fallback"] is False
     for key in arrays:
-        assert arrays[key].dtype == np.float32
+        assert arrays[key].dtype == (np.uint8 if key.endswith("_sigma") else np.float32)
         assert np.array_equal(arrays[key], runs[1][0][key])
     other = sample_object(vertices, faces, *source, SAMPLE_PARAMS, object_rng("another-id", SAMPLE_PARAMS))[0]
     assert not np.array_equal(arrays["surface"], other["surface"])
@@ -175,3 +176,8 @@ def test_sample_object_shapes_labels_and_determinism(fandisk, fandisk_watertight
     # Stored in random order: the per-sigma blocks are mixed, so any window is a uniform subset.
     near = arrays["near_surface"][:, 3]
     assert abs(np.abs(near[:500]).mean() - np.abs(near[500:]).mean()) < 0.3 * np.abs(near).mean()
+    # The sigma labels follow their rows through the shuffle: the wide sigma's rows lie farther out.
+    sigma = arrays["near_surface_sigma"]
+    assert np.bincount(sigma).tolist() == [SAMPLE_PARAMS["near_surface_points_per_sigma"]] * len(SAMPLE_PARAMS["near_surface_sigmas"])
+    spread = [np.median(np.abs(near[sigma == index])) for index in range(len(SAMPLE_PARAMS["near_surface_sigmas"]))]
+    assert np.argsort(spread).tolist() == np.argsort(SAMPLE_PARAMS["near_surface_sigmas"]).tolist()

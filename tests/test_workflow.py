@@ -123,7 +123,7 @@ def test_shards_hold_exactly_the_passed_objects(build):
         assert meta["scale"] > 0 and meta["salient_fallback"] == row.salient_fallback
         with h5py.File(shard_file) as handle:
             assert handle.attrs["sdf_sign_convention"].startswith("negative inside")
-            assert handle.attrs["schema_version"] == 2 and handle.attrs["layout"] == "concatenated"
+            assert handle.attrs["schema_version"] == 3 and handle.attrs["layout"] == "concatenated"
             assert handle.attrs["volume_bound"] == 1.05
             assert "watertight" in json.loads(handle.attrs["params"])
             assert "h5py" in json.loads(handle.attrs["package_versions"])
@@ -503,3 +503,39 @@ def test_snakemake_report_carries_our_figures(build, tmp_path):
     assert all(any(name.endswith(figure) for name in names) for figure in ours)
     assert any(name.endswith("/report.html") and "/data/raw/" in name for name in names)
     assert any(name.endswith("objects.csv") for name in names)
+
+
+def test_preset_build_exports_what_doras_loader_reads(tmp_path):
+    """``--configfile config/presets/dora.yaml`` over a project config, then ``shapeprep export --layout dora``."""
+    from . import peer_loaders
+
+    (tmp_path / "meshes").mkdir()
+    for name in ("fandisk.obj", "suzanne.obj"):
+        shutil.copy(shared_mesh(name), tmp_path / "meshes" / name)
+    write_config(tmp_path, {"results": "results", "sources": {"local": [{"path": "meshes", "glob": "*"}]},
+                            "shards": {"num_shards": 1}, "watertight": {"resolution": 48}})
+    run = snakemake(tmp_path, "--configfile", str(REPO / "config" / "presets" / "dora.yaml"))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with h5py.File(tmp_path / "results" / "shards" / "00000.h5", "r") as handle:
+        params = json.loads(handle.attrs["params"])
+        assert params["watertight"]["resolution"] == 48 and params["sample"]["frame_bound"] == 1.0  # merged, preset on top
+        surface, offsets = handle["surface"][()], handle["offsets/surface"][()]
+        scale, center = handle["objects/scale"][()], handle["objects/center"][()]
+        names = handle["objects/name"].asstr()[()]
+    # The preset's frame: each object's longest axis spans [-1, 1] (plus the residual offset), and maps back
+    # onto the source's bounding box through original = point / scale + center.
+    from shapeprep.geometry.loaders import load_mesh
+
+    for i, name in enumerate(names):
+        points = surface[offsets[i]:offsets[i + 1], :3].astype(np.float64)
+        assert 1.0 < np.abs(points).max() < 1.0 + 0.25 * (2 / 47) / 0.95 + 1e-4
+        source, _ = load_mesh(tmp_path / "meshes" / name)
+        original = points / scale[i] + center[i]
+        voxel = (2 / 47) / scale[i]
+        assert np.abs(original.min(0) - source.min(0)).max() < voxel and np.abs(original.max(0) - source.max(0)).max() < voxel
+    export = subprocess.run([sys.executable, "-m", "shapeprep", "export", "results/index.parquet", "out", "--layout", "dora",
+                             "--val-fraction", "0.5"], cwd=tmp_path, capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr
+    items = [item for split in ("train", "val") for item in peer_loaders.dora_items(str(tmp_path / "out"), split)]
+    assert len(items) == 2
+    assert all(item["coarse_surface"].shape == (32768, 6) and item["rand_points"].shape == (41384, 3) for item in items)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+
 from ..geometry.nearsurface import set_threads
 from ..samples.sampling import sample_object
 from ..samples.shards import sample_store_writer
@@ -21,8 +23,11 @@ def sample_one(object_id: str, watertight: str, normalized: str, settings: dict,
     set_threads(threads)
     seeding = {key: value for key, value in settings.items() if key != "code"}
     vertices, faces, _ = read_mesh(watertight, object_id)
+    source_vertices, source_faces, _ = read_mesh(normalized, object_id)
+    factor = frame_scale(source_vertices, settings.get("frame_bound"))
+    vertices = vertices * factor
     if settings["salient_mesh"] == "source":
-        salient_vertices, salient_faces, _ = read_mesh(normalized, object_id)
+        salient_vertices, salient_faces = source_vertices * factor, source_faces
     else:
         salient_vertices, salient_faces = vertices, faces
     inputs = array_digest(vertices, faces, salient_vertices, salient_faces)
@@ -33,7 +38,26 @@ def sample_one(object_id: str, watertight: str, normalized: str, settings: dict,
         finished = sample_object(vertices, faces, salient_vertices, salient_faces, settings, rng)
         resume.save(object_id, inputs, *finished)
     arrays, metrics = finished
-    return {**metrics, "resumed": resumed}, (arrays, dict(metrics))
+    metrics = {**metrics, "frame_scale": factor}
+    return {**metrics, "resumed": resumed}, (arrays, metrics)
+
+
+def frame_scale(source_vertices: np.ndarray, frame_bound: float | None) -> float:
+    """Factor taking the normalised frame to the sampling frame, where the source's longest axis spans ``±frame_bound``.
+
+    The normalised source spans ``±normalize.bound`` on its longest axis (the
+    watertight grid needs the margin); peers such as Dora and TripoSG train on
+    ``[-1, 1]``. Scaling is a similarity, so distances (SDF labels) scale
+    exactly with it. ``None`` keeps the normalised frame (factor 1).
+
+    Parameters
+    ----------
+    source_vertices : (n, 3) float64, the normalised source
+    frame_bound : float or None
+    """
+    if frame_bound is None or len(source_vertices) == 0:
+        return 1.0
+    return float(frame_bound) / float(np.abs(source_vertices).max())
 
 
 def run(watertight: str, validate_status: str, normalized: str, settings: dict, samples: str, status: str,

@@ -10,7 +10,14 @@ from ..sources.manifest import read_shard_list
 from ..status import STATUS_COLUMNS, read_status
 from .provenance import package_versions, params_hash
 
-SAMPLE_METRICS = ("salient_engine", "salient_edges", "salient_offset", "volume_inside_fraction")
+SAMPLE_METRICS = ("salient_engine", "salient_edges", "salient_offset", "volume_inside_fraction", "frame_scale")
+
+
+def frame_scale(sampled, object_id: str) -> float:
+    """The sample stage's frame factor of one object (1 in tables written before ``sample.frame_bound`` existed)."""
+    if "frame_scale" not in sampled.columns:
+        return 1.0
+    return float(sampled.loc[object_id, "frame_scale"])
 
 
 def run(shard_list: str, normalize_status: str, validate_status: str, sample_status: str, samples: str,
@@ -46,11 +53,12 @@ def run(shard_list: str, normalize_status: str, validate_status: str, sample_sta
                 "location": objects.loc[object_id, "location"],
                 "name": objects.loc[object_id, "name"],
                 "center": normalized.loc[object_id, ["center_x", "center_y", "center_z"]].to_numpy(float),
-                "scale": float(normalized.loc[object_id, "scale"]),
+                # The sample stage may rescale to the peer's frame (sample.frame_bound); points map back through both.
+                "scale": float(normalized.loc[object_id, "scale"]) * frame_scale(sampled, object_id),
                 "params_hash": object_hash,
                 "salient_fallback": bool(sampled.loc[object_id, "salient_fallback"]),
                 "validation": validation,
-                "sample_metrics": {key: sampled.loc[object_id, key] for key in SAMPLE_METRICS},
+                "sample_metrics": {key: sampled.loc[object_id, key] for key in SAMPLE_METRICS if key in sampled.columns},
             }
         )
     write_shard(

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import READABLE_SHARD_SCHEMAS
 from .shards import SAMPLE_KEYS, shard_objects
 
 try:  # torch is optional: without it the dataset still works and returns numpy arrays
@@ -141,6 +142,10 @@ class ShardDataset(_DatasetBase):
             self._handles, self._offsets, self._pid = {}, {}, os.getpid()
         if path not in self._handles:
             handle = h5py.File(path, "r")
+            version = int(handle.attrs.get("schema_version", 0))
+            if version not in READABLE_SHARD_SCHEMAS:
+                handle.close()
+                raise ValueError(f"{path}: shard schema {version}; this reader reads {READABLE_SHARD_SCHEMAS}")
             self._handles[path] = handle
             if handle.attrs["layout"] == "concatenated":
                 self._offsets[path] = {key: handle[f"offsets/{key}"][()] for key in SAMPLE_KEYS}

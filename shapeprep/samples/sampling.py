@@ -27,6 +27,13 @@ POINT_SETS = {
     "near_salient": "x y z sdf",
 }
 
+#: Per-row labels stored beside a point set: label -> (the set it labels, the config key of its sigma list).
+#: Row i of ``near_surface_sigma`` is the index into ``near_surface_sigmas`` of row i of ``near_surface``.
+ROW_LABELS = {
+    "near_surface_sigma": ("near_surface", "near_surface_sigmas"),
+    "near_salient_sigma": ("near_salient", "near_salient_sigmas"),
+}
+
 
 def sample_volume(count: int, bound: float, rng: np.random.Generator) -> np.ndarray:
     """Uniform points in ``[-bound, bound]^3``.
@@ -39,17 +46,29 @@ def sample_volume(count: int, bound: float, rng: np.random.Generator) -> np.ndar
 
 
 def perturb(points: np.ndarray, sigmas, count_per_sigma: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian perturbations of random rows of ``points``, ``count_per_sigma`` per sigma.
+    """Gaussian perturbations of random rows of ``points``, ``count_per_sigma`` per sigma, in sigma order.
 
     Returns
     -------
     (len(sigmas) * count_per_sigma, 3) float64
+        Rows ``[i * count_per_sigma, (i + 1) * count_per_sigma)`` use ``sigmas[i]``
+        (:func:`sigma_index` gives that index per row).
     """
     blocks = []
     for sigma in sigmas:
         base = points[rng.integers(0, len(points), count_per_sigma)]
         blocks.append(base + rng.normal(scale=sigma, size=base.shape))
     return np.concatenate(blocks) if blocks else np.zeros((0, 3))
+
+
+def sigma_index(n_sigmas: int, count_per_sigma: int) -> np.ndarray:
+    """The sigma index of every row :func:`perturb` returns, before shuffling.
+
+    Returns
+    -------
+    (n_sigmas * count_per_sigma,) uint8
+    """
+    return np.repeat(np.arange(n_sigmas, dtype=np.uint8), count_per_sigma)
 
 
 def orient_outward(normals: np.ndarray, faces_hit: np.ndarray, reference_normals: np.ndarray) -> np.ndarray:
@@ -95,7 +114,9 @@ def sample_object(vertices, faces, salient_vertices, salient_faces, params: dict
     -------
     arrays : dict of float32 arrays, rows in random order
         ``surface (N, 6)`` and ``salient (K, 6)``: xyz, unit outward normal;
-        ``volume (M, 4)``, ``near_surface (P, 4)``, ``near_salient (Q, 4)``: xyz, sdf.
+        ``volume (M, 4)``, ``near_surface (P, 4)``, ``near_salient (Q, 4)``: xyz, sdf;
+        ``near_surface_sigma (P,)``, ``near_salient_sigma (Q,)`` uint8: each row's
+        index into its sigma list (:data:`ROW_LABELS`), shuffled with its set.
     metrics : dict
         ``salient_engine``, ``salient_fallback`` (no salient edge: uniform
         points were used), ``salient_edges``, ``salient_offset`` (mean
@@ -147,8 +168,14 @@ def sample_object(vertices, faces, salient_vertices, salient_faces, params: dict
         "near_surface": np.hstack([near_surface_points, sdf[1][:, None]]),
         "near_salient": np.hstack([near_salient_points, sdf[2][:, None]]),
     }
+    labels = {
+        "near_surface_sigma": sigma_index(len(params["near_surface_sigmas"]), params["near_surface_points_per_sigma"]),
+        "near_salient_sigma": sigma_index(len(params["near_salient_sigmas"]), params["near_salient_points_per_sigma"]),
+    }
     # FPS order and per-sigma blocks are not random; shuffle so any window is a uniform subset.
-    arrays = {key: value[rng.permutation(len(value))].astype(np.float32) for key, value in arrays.items()}
+    orders = {key: rng.permutation(len(value)) for key, value in arrays.items()}
+    arrays = {key: value[orders[key]].astype(np.float32) for key, value in arrays.items()}
+    arrays |= {label: labels[label][orders[labelled]] for label, (labelled, _) in ROW_LABELS.items()}
     lap("pack")
     metrics = {
         "salient_engine": salient.engine,
