@@ -13,7 +13,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..report.render import FOUR_VIEWS, normal_views
 from ..status import ok_objects, read_status
-from ..watertight import resolve_backend
+from ..geometry.cubvh import resolve_backend
 from .meshstore import read_mesh
 from .objects import run_objects
 from .worker import Limits

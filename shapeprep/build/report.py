@@ -22,6 +22,7 @@ from ..report.page import (
     thumbnails,
 )
 from ..samples.shards import read_shard_object, shard_contents
+from ..geometry.cubvh import resolve_backend
 from .index import object_table, read_stage_tables
 from .meshstore import read_mesh
 from .provenance import package_versions
@@ -86,7 +87,8 @@ def by_shard(paths: list[str]) -> dict[str, str]:
     return {Path(path).name.split(".")[0]: path for path in paths}
 
 
-def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str, str], size: int) -> list:
+def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str, str], size: int,
+                  renderer: str = "cpu") -> list:
     """Gallery thumbnails of one object from the declared mesh stores and shards.
 
     Parameters
@@ -95,6 +97,7 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
     stores : ``label -> shard name -> mesh store`` (``source``, ``watertight``)
     shard_files : ``shard name -> final shard``
     size : thumbnail side in pixels
+    renderer : ``cpu`` or ``cubvh`` (ray casting the normal maps)
     """
     meshes = []
     for label, paths in stores.items():
@@ -109,7 +112,7 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
         # Objects without salient edges store uniform points in the salient set: not red.
         salient = None if bool(row.get("sample_salient_fallback") or False) else arrays["salient"][:, :3]
         points = (arrays["surface"][:, :3], salient)
-    return thumbnails(meshes, points, size)
+    return thumbnails(meshes, points, size, backend=renderer)
 
 
 def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list[str], watertight_meshes: list[str],
@@ -122,7 +125,7 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     manifest, filtered : the manifest's object table and the objects its sources left out
     shards : final shard files
     normalized_meshes, watertight_meshes : per-shard mesh stores the gallery renders from
-    settings : the ``report`` config section (gallery sizes, thumbnail size, seed)
+    settings : the ``report`` config section (gallery sizes, thumbnail size, seed, renderer)
     provenance : config and code hashes to show
     benchmarks : folder of the jobs' Snakemake ``benchmark:`` files (build time per stage)
     objects, objects_csv, html, figures : outputs (figures: a folder of PNGs)
@@ -141,12 +144,14 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     logger.info("report: tables and figures for %d objects in %.1f s", len(table), time.perf_counter() - started)
     picks = gallery_picks(table, settings["gallery_sample"], settings["gallery_worst"], settings["gallery_failures"],
                           settings["seed"])
+    renderer = resolve_backend(settings["renderer"])  # resolved where the job runs: login nodes rarely have a GPU
+    logger.info("report: gallery normal maps ray cast with %s", renderer)
     stores = {"source": by_shard(normalized_meshes), "watertight": by_shard(watertight_meshes)}
     shard_files = by_shard(shards)
     gallery = []
     for _, row in picks.iterrows():
         began = time.perf_counter()
-        gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"])))
+        gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"], renderer)))
         logger.info("report: gallery %s (%s) in %.2f s", str(row["object_id"])[:16], row["why"],
                     time.perf_counter() - began)
     provenance = {**provenance, "git_commit": git_commit(workflow_dir), "package_versions": package_versions()}

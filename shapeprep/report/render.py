@@ -1,8 +1,9 @@
 """Normal-map and point thumbnails by ray casting, with no display and no Blender.
 
-Orthographic views of the normalised cube ``[-bound, bound]^3``: the object is
-turned by the view's azimuth (about y) and elevation (about x), then one ray
-per pixel travels along ``-z``. On CPUs the rays go through libigl's Embree
+Orthographic views of the normalised cube ``[-bound, bound]^3``: the view is
+the object turned by the azimuth (about y) and elevation (about x), seen by
+one ray per pixel along ``-z``; the rays are turned back into the object's
+frame, so one BVH serves every view. On CPUs the rays go through libigl's Embree
 binding (the BVH library the project already ships); on GPUs through cubvh's
 ``ray_trace``. A pixel's colour is its face normal in view space mapped from
 ``[-1, 1]`` to ``[0, 255]`` (the usual normal-map convention: +x red, +y green,
@@ -42,24 +43,55 @@ def pixel_rays(size: int, bound: float) -> tuple[np.ndarray, np.ndarray]:
     return origins, np.tile([0.0, 0.0, -1.0], (size * size, 1))
 
 
-def cast_rays_cpu(origins: np.ndarray, directions: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Index of the first face each ray hits (-1 for none), with libigl's Embree binding."""
-    import igl.embree
+class CpuRayCaster:
+    """First-hit ray casting with libigl's Embree binding."""
 
-    hits = igl.embree.line_mesh_intersection(origins, directions, vertices, faces)
-    return hits[:, 0].astype(np.int64)
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        self.vertices = np.asarray(vertices, dtype=np.float64)
+        self.faces = np.asarray(faces, dtype=np.int64)
+
+    def first_hits(self, origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Index of the first face each ray hits (-1 for none): ``(k,)`` int64."""
+        import igl.embree
+
+        if len(self.faces) == 0:
+            return np.full(len(origins), -1, dtype=np.int64)
+        hits = igl.embree.line_mesh_intersection(origins, directions, self.vertices, self.faces)
+        return hits[:, 0].astype(np.int64)
 
 
-def cast_rays_cubvh(origins: np.ndarray, directions: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Index of the first face each ray hits (-1 for none), with cubvh on CUDA."""
-    import cubvh
-    import torch
+class CubvhRayCaster:
+    """First-hit ray casting with ``cubvh.cuBVH.ray_trace``; the BVH is built once, for every view.
 
-    bvh = cubvh.cuBVH(vertices, faces)
-    device = torch.device("cuda")
-    _, face_id, _ = bvh.ray_trace(torch.as_tensor(origins, dtype=torch.float32, device=device),
-                                  torch.as_tensor(directions, dtype=torch.float32, device=device))
-    return face_id.long().cpu().numpy()
+    cuBVH needs more than 8 triangles, so small meshes are repeated
+    (:func:`shapeprep.watertight.cubvh_backend.bvh_faces`) and hit ids folded back.
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        import cubvh
+        import torch
+
+        from ..geometry.cubvh import bvh_faces
+
+        self.n_faces = len(faces)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.bvh = cubvh.cuBVH(np.asarray(vertices, dtype=np.float32), bvh_faces(faces)) if self.n_faces else None
+
+    def first_hits(self, origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Index of the first face each ray hits (-1 for none): ``(k,)`` int64."""
+        import torch
+
+        if self.bvh is None:
+            return np.full(len(origins), -1, dtype=np.int64)
+        _, face_id, _ = self.bvh.ray_trace(torch.as_tensor(origins, dtype=torch.float32, device=self.device),
+                                           torch.as_tensor(directions, dtype=torch.float32, device=self.device))
+        face_id = face_id.long().cpu().numpy()
+        return np.where(face_id >= 0, face_id % max(self.n_faces, 1), -1)
+
+
+def ray_caster(vertices: np.ndarray, faces: np.ndarray, backend: str = "cpu"):
+    """A ray caster over one mesh: ``"cpu"`` (libigl Embree) or ``"cubvh"``."""
+    return CubvhRayCaster(vertices, faces) if backend == "cubvh" else CpuRayCaster(vertices, faces)
 
 
 def render_normals(
@@ -70,8 +102,12 @@ def render_normals(
     elevation: float = 20.0,
     bound: float = 1.0,
     backend: str = "cpu",
+    caster=None,
 ) -> np.ndarray:
     """Normal map of a mesh from one view.
+
+    The rays are turned into the object's frame (not the mesh into the
+    view's), so one ray caster, and one BVH, serves every view.
 
     Parameters
     ----------
@@ -80,23 +116,25 @@ def render_normals(
     size : image side in pixels
     azimuth, elevation : view angles in degrees
     bound : half-size of the square the image covers
-    backend : ``"cpu"`` (libigl Embree) or ``"cubvh"``
+    backend : ``"cpu"`` (libigl Embree) or ``"cubvh"``; ignored when ``caster`` is given
+    caster : a :func:`ray_caster` over this mesh, to reuse across views
 
     Returns
     -------
     (size, size, 3) uint8
     """
     rotation = view_rotation(azimuth, elevation)
-    turned = np.asarray(vertices, dtype=np.float64) @ rotation.T
+    vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
+    caster = caster if caster is not None else ray_caster(vertices, faces, backend)
     origins, directions = pixel_rays(size, bound)
-    cast = cast_rays_cubvh if backend == "cubvh" else cast_rays_cpu
-    face_id = cast(origins, directions, turned, faces)
+    # A view point p_view = R p_object, so rays go back to the object frame with R^T (row vectors: @ R).
+    face_id = caster.first_hits(origins @ rotation, directions @ rotation)
     image = np.full((size * size, 3), BACKGROUND, dtype=np.uint8)
     hit = face_id >= 0
     if hit.any():
-        corners = turned[faces[face_id[hit]]]
-        normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        corners = vertices[faces[face_id[hit]]]
+        normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]) @ rotation.T
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
         normals[normals[:, 2] < 0] *= -1  # towards the viewer
         image[hit] = np.clip(np.round((normals + 1.0) * 127.5), 0, 255).astype(np.uint8)
@@ -152,8 +190,9 @@ def render_points(
 
 
 def normal_views(vertices: np.ndarray, faces: np.ndarray, size: int = 256, backend: str = "cpu") -> np.ndarray:
-    """Normal maps from :data:`FOUR_VIEWS`: (4, size, size, 3) uint8."""
-    return np.stack([render_normals(vertices, faces, size, azimuth, elevation, backend=backend)
+    """Normal maps from :data:`FOUR_VIEWS`, one BVH for all four: (4, size, size, 3) uint8."""
+    caster = ray_caster(vertices, faces, backend)
+    return np.stack([render_normals(vertices, faces, size, azimuth, elevation, caster=caster)
                      for azimuth, elevation in FOUR_VIEWS])
 
 

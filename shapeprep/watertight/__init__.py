@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..geometry.cubvh import resolve_backend  # noqa: F401 - part of this package's API
 from ..geometry.grid import grid_spacing
 from ..geometry.nearsurface import ExactDistance, GridBand
 from .band import band_width
@@ -44,15 +45,6 @@ from .engine import watertight_from_distance
 from .options import WatertightOptions, WatertightResult
 
 __all__ = ["WatertightOptions", "WatertightResult", "resolve_backend", "watertight_mesh"]
-
-
-def resolve_backend(name: str) -> str:
-    """The backend ``name`` stands for: ``auto`` is cubvh where it imports and CUDA is present, else cpu."""
-    if name != "auto":
-        return name
-    from .cubvh_backend import cubvh_available
-
-    return "cubvh" if cubvh_available() else "cpu"
 
 
 def watertight_mesh(

@@ -8,10 +8,15 @@ is the CPU engine's, with the heavy parts on the device:
   :func:`shapeprep.watertight.band.narrow_band`, with distances from
   ``cubvh.cuBVH.unsigned_distance`` queried in chunks (it allocates an int64
   face id per query);
-- flood fill: ``cubvh.floodfill`` on a dense ``bool`` shell grid while the
-  grid side is below its 32-bit indexing limit and no hole filling is asked
-  for; otherwise the block-graph flood fill of :mod:`shapeprep.watertight.blockgrid`,
-  which also serves the winding-number hole filling;
+- flood fill: ``cubvh.floodfill`` on a dense ``bool`` shell grid padded by one
+  free voxel on every side (so the exterior is one component that holds the
+  corner, however the shell touches the grid's faces), when no hole filling
+  is asked for, the padded side is within its 32-bit indexing limit and its
+  memory fits on the device; its labels are checked (walls -1, no two
+  6-adjacent free voxels with different labels: it stops early without an
+  error); otherwise, and whenever a check fails, the block-graph flood fill of
+  :mod:`shapeprep.watertight.blockgrid`, which also serves the winding-number
+  hole filling (the default, so by default only the distances run on the GPU);
 - sign assignment: exterior flags per block and per voxel gathered on the
   device from the dense flood-fill result;
 - marching cubes, offset reduction and decimation: shared with the CPU engine.
@@ -23,28 +28,27 @@ import time
 
 import numpy as np
 
+from ..geometry.cubvh import bvh_faces, cubvh_available  # noqa: F401 - cubvh_available is part of this API
 from ..geometry.distance import IglDistance
 from ..geometry.grid import grid_spacing
+from ..status import MeshError
 from .band import BLOCK_SIZES, band_width
 from .blockgrid import blocks_per_axis
-from .engine import watertight_from_band
+from .engine import DenseFloodFillUnavailable, watertight_from_band
 from .options import WatertightOptions, WatertightResult
 
-#: Largest grid side ``cubvh.floodfill`` indexes correctly (int32 linear indices).
+#: Largest grid side ``cubvh.floodfill`` indexes correctly (int32 linear indices: 1290^3 < 2^31).
 CUBVH_FLOODFILL_MAX_SIDE = 1290
+#: Largest resolution for the dense flood fill: the grid is padded by one voxel on each side.
+CUBVH_FLOODFILL_MAX_RESOLUTION = CUBVH_FLOODFILL_MAX_SIDE - 2
+#: Device bytes per voxel of one ``cubvh.floodfill`` call: our bool grid (1) and torch's int32
+#: output (4), plus its own cudaMalloc'd copy of the grid (1) and int32 labels (4) outside torch's allocator.
+FLOODFILL_BYTES_PER_VOXEL = 10
+#: Share of the free device memory the dense flood fill may plan to use.
+FLOODFILL_MEMORY_SHARE = 0.9
 
 #: Queries per ``unsigned_distance`` call (16 bytes of outputs per query).
 CUBVH_CHUNK = 1 << 22
-
-
-def cubvh_available() -> bool:
-    """True when cubvh imports and torch sees a CUDA device."""
-    try:
-        import cubvh  # noqa: F401
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
 
 
 class CubvhDistance:
@@ -64,10 +68,7 @@ class CubvhDistance:
         import torch
 
         self.device = torch.device("cuda")
-        faces = np.asarray(faces, dtype=np.int64)
-        if len(faces) <= 8:  # cuBVH needs more than 8 triangles
-            faces = np.concatenate([faces] * (9 // len(faces) + 1))
-        self.bvh = cubvh.cuBVH(np.asarray(vertices, dtype=np.float32), faces)
+        self.bvh = cubvh.cuBVH(np.asarray(vertices, dtype=np.float32), bvh_faces(faces))
         self.chunk_size = chunk_size
 
     def unsigned_distance_torch(self, points):
@@ -140,29 +141,61 @@ def narrow_band_torch(distance, resolution: int, band: float, device, block_size
     raise ValueError("block_sizes must end with 1")
 
 
-def shell_grid_torch(shell_indices, resolution: int, device):
-    """Dense ``(r, r, r)`` bool wall grid from shell voxel indices ``(n, 3)``."""
+def shell_grid_torch(shell_padded, side: int, device):
+    """Dense ``(side, side, side)`` bool wall grid from padded shell voxel indices ``(n, 3)``.
+
+    Indices are the engine's padded ones (grid index + 1) and ``side`` is the
+    resolution + 2, so the grid has a free layer on every face and the exterior
+    is one connected component holding voxel ``(0, 0, 0)``.
+    """
     import torch
 
-    grid = torch.zeros((resolution,) * 3, dtype=torch.bool, device=device)
-    grid[shell_indices[:, 0], shell_indices[:, 1], shell_indices[:, 2]] = True
+    grid = torch.zeros((side,) * 3, dtype=torch.bool, device=device)
+    grid[shell_padded[:, 0], shell_padded[:, 1], shell_padded[:, 2]] = True
     return grid
 
 
-def exterior_from_labels(labels):
-    """Exterior mask from ``cubvh.floodfill`` labels (walls -1; exterior = label of voxel 0,0,0).
+def floodfill_problem(labels, grid) -> str | None:
+    """Why ``cubvh.floodfill`` labels cannot be used, or None when they are a finished labelling.
+
+    cubvh stops after ``min(diagonal + 50, 10 side)`` passes with only a printed
+    warning, and returns zeros when a kernel fails; both look like labels.
+    Finished labels have walls at -1, free voxels at >= 0, and no two
+    6-adjacent free voxels with different labels.
 
     Parameters
     ----------
-    labels : (r, r, r) int32 tensor
+    labels : (s, s, s) int32 tensor
+    grid : (s, s, s) bool tensor (True = wall)
+    """
+    if bool((labels[grid] != -1).any()) or bool((labels[~grid] < 0).any()):
+        return "cubvh floodfill returned labels that do not match the walls (a failed kernel)"
+    for axis in range(3):
+        first, second = labels.narrow(axis, 0, labels.shape[axis] - 1), labels.narrow(axis, 1, labels.shape[axis] - 1)
+        if bool(((first >= 0) & (second >= 0) & (first != second)).any()):
+            return "cubvh floodfill did not converge (adjacent free voxels carry different labels)"
+    return None
+
+
+def floodfill_fits(side: int, free_bytes: int) -> bool:
+    """Whether one ``cubvh.floodfill`` over a ``side``^3 grid fits in ``free_bytes`` of device memory."""
+    return FLOODFILL_BYTES_PER_VOXEL * side**3 <= FLOODFILL_MEMORY_SHARE * free_bytes
+
+
+def exterior_from_labels(labels):
+    """Exterior mask from ``cubvh.floodfill`` labels of a padded grid (exterior = the label of voxel 0,0,0).
+
+    Parameters
+    ----------
+    labels : (s, s, s) int32 tensor
 
     Returns
     -------
-    (r, r, r) bool tensor
+    (s, s, s) bool tensor
     """
     outside = labels[0, 0, 0]
     if int(outside) < 0:
-        raise ValueError("grid corner is a wall voxel: the mesh touches the grid boundary")
+        raise ValueError("grid corner is a wall voxel: pad the grid before the flood fill")
     return labels == outside
 
 
@@ -171,7 +204,8 @@ class DenseExterior:
 
     Parameters
     ----------
-    exterior : (r, r, r) bool tensor
+    exterior : (r + 2, r + 2, r + 2) bool tensor
+        Over the padded grid (index = grid index + 1), as the engine's blocks are.
     shell_voxels : int
     block : int
     """
@@ -180,12 +214,12 @@ class DenseExterior:
         import torch
         import torch.nn.functional as F
 
-        resolution = exterior.shape[0]
+        resolution = exterior.shape[0] - 2
         self.block = block
         self.n_blocks = blocks_per_axis(resolution, block)
         side = self.n_blocks * block
-        # Padding voxels (index 0 and beyond the grid) are exterior.
-        pad = (1, side - resolution - 1) * 3
+        # Voxels beyond the padded grid, up to whole blocks, are exterior.
+        pad = (0, side - exterior.shape[0]) * 3
         self.padded = F.pad(exterior[None, None].to(torch.uint8), pad, value=1)[0, 0].bool()
         enclosed = int((~exterior).sum())
         self.interior_voxels = enclosed - shell_voxels
@@ -209,23 +243,60 @@ class DenseExterior:
         return self.padded[x, y, z].cpu().numpy()
 
 
-def dense_floodfill_lookup(resolution: int, device):
-    """Factory for :func:`shapeprep.watertight.engine.watertight_from_band`'s ``dense_exterior``:
-    ``shell_padded -> DenseExterior`` through ``cubvh.floodfill``."""
+def cuda_free_bytes() -> int:
+    """Free CUDA memory after handing torch's cached blocks back (cubvh allocates outside torch)."""
     import torch
 
-    def lookup(shell_padded: np.ndarray):
-        import cubvh
+    torch.cuda.empty_cache()
+    free, _ = torch.cuda.mem_get_info()
+    return int(free)
 
-        shell = torch.from_numpy(shell_padded - 1).to(device)
-        labels = cubvh.floodfill(shell_grid_torch(shell, resolution, device))
+
+def dense_floodfill_lookup(resolution: int, device, floodfill=None, free_bytes=cuda_free_bytes):
+    """Factory for :func:`shapeprep.watertight.engine.watertight_from_band`'s ``dense_exterior``:
+    ``shell_padded -> DenseExterior`` through ``cubvh.floodfill`` on the padded grid.
+
+    Raises :class:`~shapeprep.watertight.engine.DenseFloodFillUnavailable`
+    (the engine then floods the block graph) when the grid is beyond cubvh's
+    indexing, does not fit in free device memory, or the labels fail
+    :func:`floodfill_problem`.
+
+    Parameters
+    ----------
+    resolution : int
+    device : torch device
+    floodfill : callable ``(s, s, s) bool tensor -> int32 labels``; default ``cubvh.floodfill``
+    free_bytes : callable ``() -> int``, free device memory
+    """
+    import torch
+
+    side = resolution + 2
+
+    def lookup(shell_padded: np.ndarray):
+        if side > CUBVH_FLOODFILL_MAX_SIDE:
+            raise DenseFloodFillUnavailable(f"padded side {side} beyond cubvh floodfill's {CUBVH_FLOODFILL_MAX_SIDE}")
+        available = free_bytes()
+        if not floodfill_fits(side, available):
+            need = FLOODFILL_BYTES_PER_VOXEL * side**3
+            raise DenseFloodFillUnavailable(f"dense flood fill needs {need / 2**30:.1f} GiB, {available / 2**30:.1f} GiB free")
+        fill = floodfill
+        if fill is None:
+            import cubvh
+
+            fill = cubvh.floodfill
+        grid = shell_grid_torch(torch.from_numpy(shell_padded).to(device), side, device)
+        labels = fill(grid)
+        problem = floodfill_problem(labels, grid)
+        if problem:
+            raise DenseFloodFillUnavailable(problem)
         return DenseExterior(exterior_from_labels(labels), len(shell_padded))
 
     return lookup
 
 
 def watertight_mesh_torch(
-    vertices: np.ndarray, faces: np.ndarray, options: WatertightOptions, distance=None, device=None
+    vertices: np.ndarray, faces: np.ndarray, options: WatertightOptions, distance=None, device=None,
+    floodfill: str | None = None, dense_options: dict | None = None,
 ) -> WatertightResult:
     """The watertight engine with torch grid logic (GPU backend).
 
@@ -239,6 +310,9 @@ def watertight_mesh_torch(
         Object with ``unsigned_distance_torch``; defaults to :class:`CubvhDistance`.
     device : torch.device, optional
         Defaults to CUDA.
+    floodfill : ``"dense"`` (cubvh.floodfill, when ``fill_holes`` is ``none``), ``"graph"``, or None:
+        dense with the cubvh distance, the block graph otherwise
+    dense_options : keywords of :func:`dense_floodfill_lookup` (``floodfill``, ``free_bytes``; tests)
 
     Returns
     -------
@@ -247,6 +321,8 @@ def watertight_mesh_torch(
     """
     import torch
 
+    if len(faces) == 0:
+        raise MeshError("no_faces", "no faces to make watertight")
     if distance is None:
         if not cubvh_available():
             raise RuntimeError(
@@ -263,8 +339,9 @@ def watertight_mesh_torch(
     indices, udf = indices.cpu().numpy(), udf.cpu().numpy()
     timings = {"seconds_distance": time.perf_counter() - start}
 
-    use_cubvh_floodfill = isinstance(distance, CubvhDistance) and options.resolution <= CUBVH_FLOODFILL_MAX_SIDE
-    dense = dense_floodfill_lookup(options.resolution, device) if use_cubvh_floodfill else None
+    if floodfill is None:
+        floodfill = "dense" if isinstance(distance, CubvhDistance) else "graph"
+    dense = dense_floodfill_lookup(options.resolution, device, **(dense_options or {})) if floodfill == "dense" else None
     # Winding numbers, closest points for offset reduction: exact, on the CPU.
     source = IglDistance(vertices, faces)
     result = watertight_from_band(indices, udf, queries, source, options, timings, dense_exterior=dense)

@@ -26,6 +26,10 @@ from .options import WatertightOptions, WatertightResult
 from .sparse_mc import sparse_marching_cubes
 
 
+class DenseFloodFillUnavailable(RuntimeError):
+    """A dense flood fill (the cubvh path) could not be used; the engine floods the block graph instead."""
+
+
 class GraphExterior:
     """Exterior flags from a :class:`~shapeprep.watertight.blockgrid.FloodGraph` and its exterior nodes."""
 
@@ -193,7 +197,9 @@ def watertight_from_band(
         Seconds spent so far, by phase; completed here.
     dense_exterior : callable, optional
         ``shell_padded -> lookup`` from a dense flood fill (the cubvh path);
-        used only when ``fill_holes`` is ``"none"``.
+        used only when ``fill_holes`` is ``"none"``; when it raises
+        :class:`DenseFloodFillUnavailable` the block graph floods instead
+        (``stats["floodfill_fallback"]`` says why).
     """
     resolution = options.resolution
     spacing = grid_spacing(resolution)
@@ -205,14 +211,22 @@ def watertight_from_band(
     reclaimed_voxels = 0
 
     start = time.perf_counter()
-    if dense_exterior is not None and options.fill_holes == "none":
-        lookup = dense_exterior(shell_padded)
+    lookup, flood_stats = None, {}
+    if dense_exterior is not None:
+        if options.fill_holes != "none":
+            flood_stats["floodfill_fallback"] = f"fill_holes {options.fill_holes} needs the block graph"
+        else:
+            try:
+                lookup = dense_exterior(shell_padded)
+            except DenseFloodFillUnavailable as reason:
+                flood_stats["floodfill_fallback"] = str(reason)
+    if lookup is not None:
         n_blocks = blocks_per_axis(resolution)
         seed_blocks = np.unique(np.ravel_multi_index((shell_padded // BLOCK).T, (n_blocks,) * 3))
         interior_voxels = lookup.interior_voxels
         timings["seconds_floodfill"] = time.perf_counter() - start
         timings["seconds_fill_holes"] = 0.0
-        flood_stats = {"floodfill": "dense"}
+        flood_stats["floodfill"] = "dense"
     else:
         graph = build_flood_graph(shell_padded, resolution)
         exterior = exterior_nodes(graph)
@@ -231,7 +245,7 @@ def watertight_from_band(
         interior_voxels = int(node_sizes[~exterior].sum())
         lookup = GraphExterior(graph, exterior)
         n_blocks = graph.n_blocks
-        flood_stats = {"floodfill": "block_graph", "wall_blocks": int(len(graph.wall_blocks))}
+        flood_stats |= {"floodfill": "block_graph", "wall_blocks": int(len(graph.wall_blocks))}
     fraction, solid = solidity(interior_voxels, shell_voxels)
 
     start = time.perf_counter()
