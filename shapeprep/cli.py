@@ -45,6 +45,7 @@ def watertight_command(args) -> int:
     options = {
         "eps_voxels": args.eps_voxels,
         "fill_holes": args.fill_holes,
+        "max_hole_voxels": args.max_hole_voxels,
         "offset_reduction": args.offset_reduction,
         "residual_offset_voxels": args.residual_offset_voxels,
         "min_part_voxels": args.min_part_voxels,
@@ -123,6 +124,7 @@ def export_command(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .watertight import WatertightOptions
+    from .watertight.options import FILL_METHODS
 
     defaults = WatertightOptions()
     parser = argparse.ArgumentParser(prog="shapeprep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="Write OUT in the input's frame (default) or the normalised [-1, 1] frame.")
     watertight.add_argument("--normalized-source", help="Also write the normalised source mesh here.")
     watertight.add_argument("--eps-voxels", type=float, default=defaults.eps_voxels)
-    watertight.add_argument("--fill-holes", choices=["winding_number", "none"], default=defaults.fill_holes)
+    watertight.add_argument("--fill-holes", choices=list(FILL_METHODS), default=defaults.fill_holes)
+    watertight.add_argument("--max-hole-voxels", type=float, default=defaults.max_hole_voxels)
     watertight.add_argument("--offset-reduction", choices=["project", "none"], default=defaults.offset_reduction)
     watertight.add_argument("--residual-offset-voxels", type=float, default=defaults.residual_offset_voxels)
     watertight.add_argument("--min-part-voxels", type=float, default=defaults.min_part_voxels)

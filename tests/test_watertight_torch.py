@@ -149,7 +149,7 @@ def test_flood_fill_that_does_not_fit_falls_back_before_allocating(spider, emula
 def test_default_hole_filling_says_it_floods_the_block_graph(spider, emulated_cubvh):
     emulated_cubvh()
     result = dense_result(spider.vertices, spider.faces, WatertightOptions(resolution=40))
-    assert result.stats["floodfill"] == "block_graph" and "winding_number" in result.stats["floodfill_fallback"]
+    assert result.stats["floodfill"] == "block_graph" and "narrow_holes" in result.stats["floodfill_fallback"]
 
 
 def test_tiny_and_empty_meshes_are_guarded(emulated_cubvh):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
-from .surface import sample_surface
+from .surface import sample_surface, triangle_areas
 from .topology import (
     edge_face_counts,
     euler_per_component,
@@ -24,6 +24,8 @@ from .topology import (
 
 #: Distances up to this many voxels come from the binned index (:mod:`.nearsurface`), farther ones from libigl.
 DEVIATION_REACH_VOXELS = 3.0
+#: Output surface farther than this (voxels) from every source surface counts as invented.
+INVENTED_VOXELS = 1.5
 
 
 def validate_mesh(vertices: np.ndarray, faces: np.ndarray) -> dict:
@@ -116,7 +118,9 @@ def surface_deviation(
     dict
         ``to_source_mean, to_source_p95, to_source_max, from_source_mean,
         from_source_p95, from_source_max, chamfer`` (mean of both means),
-        ``hausdorff`` (max of both maxima); all in voxels.
+        ``hausdorff`` (max of both maxima); all in voxels. ``invented_fraction``
+        (share of the output's area farther than :data:`INVENTED_VOXELS` from
+        the source) and ``invented_area`` (that area, in voxel faces: voxel^2).
     """
     out_points, _ = sample_surface(vertices, faces, samples, rng)
     src_points, _ = sample_surface(source_vertices, source_faces, samples, rng)
@@ -131,6 +135,8 @@ def surface_deviation(
         record[f"{name}_mean"] = float(values.mean())
         record[f"{name}_p95"] = float(np.percentile(values, 95))
         record[f"{name}_max"] = float(values.max())
+    record["invented_fraction"] = float((to_source > INVENTED_VOXELS).mean())
+    record["invented_area"] = record["invented_fraction"] * float(triangle_areas(vertices, faces).sum()) / voxel**2
     record["chamfer"] = (record["to_source_mean"] + record["from_source_mean"]) / 2.0
     record["hausdorff"] = max(record["to_source_max"], record["from_source_max"])
     return record

@@ -15,10 +15,15 @@ The grid has ``resolution`` points per axis on ``linspace(-1, 1, resolution)``
    (:mod:`.blockgrid`), never over a dense label grid.
 3. **Holes.** Where the source has holes wider than the shell the flood fill
    leaks inside and the result would be a hollow double wall. With
-   ``fill_holes="winding_number"`` every region the flood fill reached is
-   tested with the source's generalized winding number; regions with
-   ``|w| > winding_threshold`` are reclaimed as inside and the flood fill is
-   redone with them as walls. Open sheets have ``|w| <= 0.5`` and stay thin.
+   ``fill_holes="narrow_holes"`` (the default, :mod:`.holes`) a leaked region
+   is reclaimed only when every opening it escapes through is at most
+   ``max_hole_voxels`` wide, with the winding number of a consistently
+   oriented copy of the source deciding what is inside, and each opening is
+   capped on the winding number's 0.5 level set; open containers, rooms,
+   sheets and masks stay open. A fill that fails the deviation check while
+   the unfilled mesh passes is reverted (``fill: reverted``).
+   ``"winding_number"`` is the former rule (every leaked region with
+   ``|w| > winding_threshold``), kept for comparison.
 4. **Field.** ``sdf = udf - eps``, negated on every voxel the flood fill did
    not reach. **Inside is negative.**
 5. **Marching cubes** (PyMCubes) only over the blocks that hold crossings
@@ -34,6 +39,8 @@ then the count is recorded.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -74,6 +81,13 @@ def watertight_mesh(
         Vertices in the normalised frame.
     """
     opts = WatertightOptions(resolution=resolution, eps_voxels=eps_voxels, **options)
+    result = _remesh(vertices, faces, opts, backend)
+    if opts.fill_holes == "narrow_holes" and result.stats.get("reclaimed_voxels", 0) > 0:
+        result = revert_invented_fill(vertices, faces, opts, backend, result)
+    return result
+
+
+def _remesh(vertices: np.ndarray, faces: np.ndarray, opts: WatertightOptions, backend: str) -> WatertightResult:
     if backend == "cubvh":
         from .cubvh_backend import watertight_mesh_torch
 
@@ -85,3 +99,39 @@ def watertight_mesh(
     spacing = grid_spacing(opts.resolution)
     band = GridBand(vertices, faces, opts.resolution, band_width(opts.resolution, opts.eps_voxels * spacing))
     return watertight_from_distance(ExactDistance(vertices, faces, near=band), opts)
+
+
+#: Surface points per side for the safety net's deviation check (seeded: reruns are identical).
+REVERT_CHECK_SAMPLES = 10000
+
+
+def revert_invented_fill(vertices: np.ndarray, faces: np.ndarray, opts: WatertightOptions, backend: str,
+                         filled: WatertightResult) -> WatertightResult:
+    """The safety net: ship the unfilled mesh when the filled one fails the deviation check and it passes.
+
+    An object must never be dropped by validation for a fill the source did not
+    ask for. Records ``fill_check_chamfer`` (the filled mesh's two-sided mean
+    deviation, voxels) and, when remeshed, ``fill_unfilled_chamfer``; ``fill``
+    becomes ``reverted`` when the unfilled mesh is shipped.
+    """
+    from ..geometry.validate import surface_deviation
+
+    voxel = grid_spacing(opts.resolution)
+
+    def chamfer(result):
+        rng = np.random.default_rng(0)
+        return surface_deviation(result.vertices, result.faces, vertices, faces, voxel, REVERT_CHECK_SAMPLES, rng)["chamfer"]
+
+    filled.stats["fill_check_chamfer"] = filled_chamfer = chamfer(filled)
+    if filled_chamfer <= opts.fill_revert_chamfer_voxels:
+        return filled
+    plain = _remesh(vertices, faces, replace(opts, fill_holes="none"), backend)
+    plain_chamfer = chamfer(plain)
+    filled.stats["fill_unfilled_chamfer"] = plain_chamfer
+    if plain_chamfer > opts.fill_revert_chamfer_voxels or plain_chamfer >= filled_chamfer:
+        return filled
+    fill_record = {key: value for key, value in filled.stats.items() if key.startswith(("fill", "widest", "narrowest"))}
+    plain.stats |= fill_record | {"fill": "reverted", "fill_check_chamfer": filled_chamfer,
+                                  "fill_unfilled_chamfer": plain_chamfer, "reverted_reclaimed_voxels":
+                                  filled.stats["reclaimed_voxels"]}
+    return plain

@@ -17,11 +17,13 @@ from .blockgrid import (
     blocks_per_axis,
     build_flood_graph,
     exterior_nodes,
+    linear_block_ids,
     node_representatives,
     padded,
     scatter_into_blocks,
 )
 from .finish import finish_surface
+from .holes import find_narrow_holes
 from .options import WatertightOptions, WatertightResult
 from .sparse_mc import sparse_marching_cubes
 
@@ -101,7 +103,8 @@ def crossing_blocks(seed_blocks: np.ndarray, n_blocks: int) -> np.ndarray:
 
 
 def surface_from_exterior(
-    lookup, band_padded: np.ndarray, udf: np.ndarray, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int
+    lookup, band_padded: np.ndarray, udf: np.ndarray, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int,
+    field_voxels: np.ndarray | None = None, field_values: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Marching cubes of the inside-negative field defined by exterior flags.
 
@@ -118,6 +121,10 @@ def surface_from_exterior(
         Blocks next to which crossings can be: the wall blocks, plus free
         blocks that were made inside without being walled off by the shell.
     n_blocks : int
+    field_voxels : (c, 3) int64, optional
+        Padded voxels off the band whose field is given (hole caps), ...
+    field_values : (c,) float32, optional
+        ... and that field (negative inside; its sign must agree with the exterior flags).
 
     Returns
     -------
@@ -128,6 +135,10 @@ def surface_from_exterior(
     stats : dict
     """
     block = BLOCK
+    given = field_voxels is not None and len(field_voxels) > 0
+    if given:  # their blocks join the stored ones; off the band they start at +-far like any voxel
+        band_padded = np.concatenate([band_padded, field_voxels])
+        udf = np.concatenate([udf, np.full(len(field_voxels), np.inf)])
     band_blocks, band_udf = scatter_into_blocks(band_padded, udf.astype(np.float32), n_blocks, np.inf, block)
     exterior = lookup.voxels_in_blocks(band_blocks)
     in_band = np.isfinite(band_udf)
@@ -139,6 +150,10 @@ def surface_from_exterior(
     store[:-2] = np.where(exterior & ~shell, magnitude, -magnitude)
     store[-2], store[-1] = far, -far
     del band_udf, exterior, in_band, shell, offset, magnitude
+    if given:
+        slot = np.searchsorted(band_blocks, linear_block_ids(field_voxels, n_blocks, block))
+        local = field_voxels % block
+        store[slot, local[:, 0], local[:, 1], local[:, 2]] = field_values
 
     flags = lookup.block_flags()
     slots = np.where(flags, len(band_blocks), len(band_blocks) + 1)
@@ -208,7 +223,8 @@ def watertight_from_band(
     del indices
     shell_padded = band_padded[udf < eps]
     shell_voxels = len(shell_padded)
-    reclaimed_voxels = 0
+    reclaimed_voxels, extra_walls = 0, 0
+    field_voxels = field_values = None
 
     start = time.perf_counter()
     lookup, flood_stats = None, {}
@@ -234,7 +250,21 @@ def watertight_from_band(
         timings["seconds_floodfill"] = time.perf_counter() - start
         start = time.perf_counter()
         seed_blocks = graph.wall_blocks
-        if options.fill_holes == "winding_number":
+        if options.fill_holes == "narrow_holes":
+            interior_before = int(node_sizes[~exterior].sum())
+            holes = find_narrow_holes(graph, exterior, shell_padded, band_padded, source.vertices, source.faces,
+                                      resolution, options.eps_voxels, options.max_hole_voxels, options.winding_threshold,
+                                      max_hole_fraction=options.max_hole_fraction)
+            flood_stats |= holes.stats
+            if len(holes.walls):
+                # The caps became walls and the flood fill ran again: what they seal off is inside.
+                graph, exterior = holes.graph, holes.exterior
+                node_sizes = graph.wall_node_sizes()
+                seed_blocks = graph.wall_blocks
+                extra_walls = len(holes.walls)
+                field_voxels, field_values = holes.field_voxels, holes.field_values
+                reclaimed_voxels = int(node_sizes[~exterior].sum()) + extra_walls - interior_before
+        elif options.fill_holes == "winding_number":
             reclaimed = reclaim_by_winding_number(graph, exterior, source, resolution, options.winding_threshold)
             if reclaimed.any():
                 exterior = exterior_nodes(graph, blocked=reclaimed)
@@ -242,14 +272,15 @@ def watertight_from_band(
                 free_reclaimed = np.flatnonzero(reclaimed[graph.n_wall_nodes + 1 :])
                 seed_blocks = np.union1d(seed_blocks, free_reclaimed)
         timings["seconds_fill_holes"] = time.perf_counter() - start
-        interior_voxels = int(node_sizes[~exterior].sum())
+        interior_voxels = int(node_sizes[~exterior].sum()) + extra_walls
         lookup = GraphExterior(graph, exterior)
         n_blocks = graph.n_blocks
         flood_stats |= {"floodfill": "block_graph", "wall_blocks": int(len(graph.wall_blocks))}
     fraction, solid = solidity(interior_voxels, shell_voxels)
 
     start = time.perf_counter()
-    grid_vertices, faces, mc_stats = surface_from_exterior(lookup, band_padded, udf, eps, spacing, seed_blocks, n_blocks)
+    grid_vertices, faces, mc_stats = surface_from_exterior(lookup, band_padded, udf, eps, spacing, seed_blocks, n_blocks,
+                                                           field_voxels, field_values)
     vertices = index_to_point(grid_vertices - 1.0, resolution)
     timings["seconds_marching_cubes"] = time.perf_counter() - start
 

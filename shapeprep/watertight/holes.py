@@ -1,0 +1,399 @@
+"""Hole filling that never invents surface: reclaim a leaked region only through narrow openings.
+
+The plain flood fill calls everything reachable from outside "exterior". A
+closed surface with small holes leaks: its inside is reachable through the
+holes. An open container, a sheet, a mask or a room open on one side is
+reachable too, through openings as wide as the object, and there the source
+really is open. What separates the two is the width of the openings:
+
+1. **Orientation.** Scraped meshes mix face windings, which makes the
+   generalized winding number meaningless. :func:`oriented_faces` orients
+   each manifold patch consistently (libigl ``bfs_orient`` +
+   ``orient_outward``), for the winding number only.
+2. **Candidates.** Exterior flood-graph nodes whose winding number (at one
+   voxel per node) exceeds ``winding_threshold`` form candidate regions
+   (connected components over the graph).
+3. **Caps.** Around each region's border the winding number is evaluated
+   per voxel; the 0.5 level set of the winding number spans each opening
+   (a disc for a round hole, the missing patch of a closed surface). Its
+   inner voxel layer ``W`` (winding > 0.5 next to winding <= 0.5) is what a
+   wall across each opening would be.
+4. **Widths.** Each 26-connected piece of ``W`` is one opening. Its width is
+   twice the largest distance from a cap voxel to the cap's rim (cap voxels
+   touching the shell), plus the shell's ``2 eps`` it narrows the opening by:
+   a round hole's diameter, a slit's width, a tub's whole top.
+5. **Decision.** A region is reclaimed only when every opening it touches is
+   at most ``max_hole_voxels`` wide; then its caps become walls and the
+   flood fill runs again. Nothing else changes: wide openings stay open.
+6. **Smooth caps.** Cap voxels off the distance band carry
+   ``(0.5 - winding)`` scaled to grid units as their field, so marching cubes
+   puts the cap on the winding number's 0.5 level set, not on voxel steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..geometry.grid import grid_spacing, index_to_point
+from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
+
+#: The 6 face neighbours of a voxel.
+FACE_OFFSETS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.int64)
+#: The 26 neighbours of a voxel.
+ALL_OFFSETS = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) != (0, 0, 0)],
+                       dtype=np.int64)
+
+
+@dataclass
+class HoleFill:
+    """What :func:`find_narrow_holes` decided.
+
+    Attributes
+    ----------
+    walls : (k, 3) int64
+        Padded voxel indices of the caps of the reclaimed regions (walls for a second flood fill).
+    field_voxels : (c, 3) int64, field_values : (c,) float32
+        Cap voxels and their neighbours across the 0.5 level set, with the
+        field marching cubes should see there (negative inside, grid units).
+    stats : dict
+        ``fill`` (``none``, ``filled``, ``open``, ``filled_some``), ``fill_regions``,
+        ``fill_regions_filled``, ``fill_openings``, ``widest_hole_closed_voxels``,
+        ``narrowest_opening_left_voxels``, ``fill_oriented_patches_flipped``, ``fill_rounds``.
+    graph, exterior : the flood graph with the caps as walls and its exterior nodes (None without caps)
+    """
+
+    walls: np.ndarray
+    field_voxels: np.ndarray
+    field_values: np.ndarray
+    stats: dict = field(default_factory=dict)
+    graph: object = None
+    exterior: np.ndarray | None = None
+
+
+def oriented_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
+    """Faces with each orientable patch wound consistently and outward (for winding numbers).
+
+    Returns
+    -------
+    faces : (m, 3) int64
+    flipped : int
+        Faces whose winding changed.
+    """
+    import igl
+
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return faces, 0
+    # bfs_orient gives each orientable patch one consistent winding; orient_outward then flips whole patches.
+    consistent, patches = igl.bfs_orient(faces)
+    oriented, _ = igl.orient_outward(np.ascontiguousarray(vertices, dtype=np.float64), consistent, patches.reshape(-1, 1))
+    flipped = int((oriented != faces).any(axis=1).sum())
+    return np.ascontiguousarray(oriented, dtype=np.int64), flipped
+
+
+def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every voxel of the listed flood-graph nodes.
+
+    Returns
+    -------
+    padded : (k, 3) int64
+        Padded voxel indices.
+    owner : (k,) int64
+        The node each voxel belongs to.
+    """
+    nodes = np.unique(np.asarray(nodes, dtype=np.int64))
+    wall = nodes[nodes <= graph.n_wall_nodes]
+    free = nodes[nodes > graph.n_wall_nodes]
+    pieces, owners = [], []
+    if len(wall):
+        slot, x, y, z = np.nonzero(np.isin(graph.wall_labels, wall))
+        pieces.append(block_origins(graph.wall_blocks[slot], graph.n_blocks, graph.block) + np.stack([x, y, z], axis=1))
+        owners.append(graph.wall_labels[slot, x, y, z].astype(np.int64))
+    if len(free):
+        local = np.stack(np.unravel_index(np.arange(graph.block**3), (graph.block,) * 3), axis=1)
+        origins = block_origins(free - graph.n_wall_nodes - 1, graph.n_blocks, graph.block)
+        pieces.append((origins[:, None, :] + local[None]).reshape(-1, 3))
+        owners.append(np.repeat(free, graph.block**3))
+    if not pieces:
+        return np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pieces), np.concatenate(owners)
+
+
+class VoxelSet:
+    """Membership and position lookups for a set of padded voxel indices."""
+
+    def __init__(self, padded: np.ndarray, side: int):
+        self.side = side
+        keys = self.keys(padded)
+        self.order = np.argsort(keys)
+        self.sorted = keys[self.order]
+
+    def keys(self, padded: np.ndarray) -> np.ndarray:
+        padded = np.asarray(padded, dtype=np.int64)
+        return (padded[:, 0] * self.side + padded[:, 1]) * self.side + padded[:, 2]
+
+    def find(self, padded: np.ndarray) -> np.ndarray:
+        """Row of each voxel in the set, or -1."""
+        if len(self.sorted) == 0:
+            return np.full(len(padded), -1, dtype=np.int64)
+        keys = self.keys(padded)
+        where = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
+        return np.where(self.sorted[where] == keys, self.order[where], -1)
+
+
+def region_labels(graph, candidates: np.ndarray) -> np.ndarray:
+    """Connected components of the candidate nodes over the graph: ``(n_nodes,)`` int64, -1 off candidates."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = graph.edges[candidates[graph.edges[:, 0]] & candidates[graph.edges[:, 1]]]
+    n = graph.n_nodes
+    adjacency = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    labels = np.full(n, -1, dtype=np.int64)
+    _, labels[candidates] = np.unique(component[candidates], return_inverse=True)
+    return labels
+
+
+def opening_widths(cap: np.ndarray, pieces: np.ndarray, rim: np.ndarray) -> np.ndarray:
+    """Width in voxels of each cap piece: twice the largest distance from its voxels to its rim voxels.
+
+    Parameters
+    ----------
+    cap : (k, 3) int64 voxel indices
+    pieces : (k,) int64 piece of each voxel (0 .. p-1)
+    rim : (k,) bool, voxels touching the shell
+
+    Returns
+    -------
+    (p,) float64; inf for a piece without rim voxels
+    """
+    from scipy.spatial import cKDTree
+
+    n_pieces = int(pieces.max()) + 1 if len(pieces) else 0
+    widths = np.full(n_pieces, np.inf)
+    for piece in range(n_pieces):
+        members = pieces == piece
+        edge = members & rim
+        if edge.any():
+            distance, _ = cKDTree(cap[edge]).query(cap[members])
+            widths[piece] = 2.0 * float(distance.max()) + 1.0
+    return widths
+
+
+def voxel_nodes(graph, padded: np.ndarray) -> np.ndarray:
+    """The flood-graph node of each padded voxel (0 for shell voxels): ``(k,)`` int64."""
+    ids = linear_block_ids(np.asarray(padded, dtype=np.int64), graph.n_blocks, graph.block)
+    nodes = graph.free_block_node(ids)
+    if len(graph.wall_blocks):
+        slot = np.minimum(np.searchsorted(graph.wall_blocks, ids), len(graph.wall_blocks) - 1)
+        walled = graph.wall_blocks[slot] == ids
+        local = padded[walled] % graph.block
+        nodes[walled] = graph.wall_labels[slot[walled], local[:, 0], local[:, 1], local[:, 2]]
+    return nodes
+
+
+@dataclass
+class _Caps:
+    """The 0.5 level set of the winding number inside a zone of voxels, cut into openings."""
+
+    zone: np.ndarray  # (z, 3) padded voxels
+    owner: np.ndarray  # (z,) their nodes
+    winding: np.ndarray  # (z,)
+    high: np.ndarray  # (z,) winding above the threshold
+    gap: np.ndarray  # (z,) largest winding step to a face neighbour across the level set
+    rows: np.ndarray  # (c,) zone rows of the cap voxels
+    pieces: np.ndarray  # (c,) opening of each cap voxel
+    widths: np.ndarray  # (p,) width of each opening in voxels (shell included)
+
+
+def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps | None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    zone, owner = node_voxels(graph, zone_nodes)
+    if len(zone) == 0:
+        return None
+    side = graph.n_blocks * graph.block
+    zone_set = VoxelSet(zone, side)
+    values = winding(zone)
+    high = values > threshold
+    is_cap = np.zeros(len(zone), dtype=bool)
+    gap = np.zeros(len(zone))
+    for offset in FACE_OFFSETS:  # cap voxels: above the threshold with a face neighbour at or below it
+        neighbour = zone_set.find(zone + offset)
+        known = np.flatnonzero(neighbour >= 0)
+        crossing = np.zeros(len(zone), dtype=bool)
+        crossing[known] = high[known] != high[neighbour[known]]
+        is_cap |= crossing & high
+        step = np.zeros(len(zone))
+        step[known] = np.abs(values[known] - values[neighbour[known]])
+        gap = np.where(crossing, np.maximum(gap, step), gap)
+    rows = np.flatnonzero(is_cap)
+    if len(rows) == 0:
+        return _Caps(zone, owner, values, high, gap, rows, np.zeros(0, np.int64), np.zeros(0))
+    cap = zone[rows]
+    cap_set = VoxelSet(cap, side)
+    links, rim = [], np.zeros(len(cap), dtype=bool)
+    for offset in ALL_OFFSETS:  # openings: 26-connected pieces; rim: cap voxels touching the shell
+        neighbour = cap_set.find(cap + offset)
+        linked = np.flatnonzero(neighbour >= 0)
+        links.append(np.stack([linked, neighbour[linked]], axis=1))
+        rim |= shell_set.find(cap + offset) >= 0
+    links = np.concatenate(links)
+    adjacency = coo_matrix((np.ones(len(links), dtype=np.int8), (links[:, 0], links[:, 1])), shape=(len(cap), len(cap)))
+    _, pieces = connected_components(adjacency, directed=False)
+    widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
+    return _Caps(zone, owner, values, high, gap, rows, pieces, widths)
+
+
+#: Share of a region's probe voxels that may stay outside after its caps are walls (stray outside pockets).
+LEAK_TOLERANCE = 0.01
+
+
+def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
+                      vertices: np.ndarray, faces: np.ndarray, resolution: int, eps_voxels: float,
+                      max_hole_voxels: float, threshold: float = 0.5, max_rounds: int = 4,
+                      max_hole_fraction: float = 0.15) -> HoleFill:
+    """Decide which leaked regions to reclaim, and flood again with their caps as walls (module docstring).
+
+    Parameters
+    ----------
+    graph : FloodGraph of the shell
+    exterior : (n_nodes,) bool, the plain flood fill
+    shell_padded : (s, 3) int64, band_padded : (b, 3) int64
+        Padded indices of the shell and of every voxel with a band distance.
+    vertices, faces : the normalised source
+    resolution, eps_voxels : the grid and the shell half-width
+    max_hole_voxels, max_hole_fraction : an opening is closed when it is at most
+        ``max(max_hole_voxels, max_hole_fraction x the region's extent)`` wide
+    threshold : winding number above which a node is a candidate
+    max_rounds : times the zone around a region grows when its caps still leak
+
+    Returns
+    -------
+    HoleFill
+        With ``graph`` and ``exterior`` of the second flood fill when caps were added.
+    """
+    stats = {"fill": "none", "fill_regions": 0, "fill_regions_filled": 0, "fill_openings": 0,
+             "widest_hole_closed_voxels": 0.0, "narrowest_opening_left_voxels": float("nan"),
+             "fill_oriented_patches_flipped": 0, "fill_rounds": 0}
+    nothing = HoleFill(np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64), np.zeros(0, np.float32), stats)
+    nodes = np.flatnonzero(exterior)
+    nodes = nodes[nodes != graph.outside_node]
+    if len(nodes) == 0 or len(faces) == 0:
+        return nothing
+    import igl
+
+    oriented, stats["fill_oriented_patches_flipped"] = oriented_faces(vertices, faces)
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+
+    def winding(padded):
+        points = index_to_point(np.asarray(padded, dtype=np.float64) - 1.0, resolution)
+        out = np.zeros(len(points))
+        inside_box = ((points >= lo) & (points <= hi)).all(axis=1)  # outside the bounding box: outside every part
+        if inside_box.any():
+            out[inside_box] = igl.fast_winding_number(vertices, oriented, np.ascontiguousarray(points[inside_box]))
+        return out
+
+    representatives = node_representatives(graph, nodes)
+    candidates = np.zeros(graph.n_nodes, dtype=bool)
+    candidates[nodes[winding(representatives) > threshold]] = True
+    if not candidates.any():
+        return nothing
+    regions = region_labels(graph, candidates)
+    n_regions = int(regions.max()) + 1
+    stats["fill_regions"] = n_regions
+    region_probe = {}  # one voxel per candidate node, to test after the second flood fill
+    for node, point in zip(nodes, np.floor(representatives).astype(np.int64)):
+        if candidates[node]:
+            region_probe.setdefault(int(regions[node]), []).append(point)
+
+    # Widest opening per region: closed surfaces have holes small against themselves, containers do not.
+    extents = np.array([np.ptp(np.array(region_probe[r]), axis=0).max() + graph.block for r in range(n_regions)])
+    limit = np.maximum(max_hole_voxels, max_hole_fraction * extents)
+    side = graph.n_blocks * graph.block
+    shell_set = VoxelSet(shell_padded, side)
+    edges = graph.edges
+    both_exterior = exterior[edges[:, 0]] & exterior[edges[:, 1]]
+    # The zone: candidate nodes on a region's border and the exterior nodes across it; it grows while caps leak.
+    border = edges[both_exterior & (candidates[edges[:, 0]] != candidates[edges[:, 1]])]
+    zone_nodes = np.unique(border.ravel())
+    # Exterior nodes across a region's border belong to its openings too (a cap's high side can lie in them).
+    node_region = regions.copy()
+    inner, outer = np.where(candidates[border[:, 0]], border[:, 0], border[:, 1]), np.where(
+        candidates[border[:, 0]], border[:, 1], border[:, 0])
+    node_region[outer] = regions[inner]
+    rejected = np.zeros(n_regions, dtype=bool)
+    refilled = None
+    for round_ in range(max_rounds):
+        stats["fill_rounds"] = round_ + 1
+        caps = _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels)
+        if caps is None or len(caps.rows) == 0:
+            break
+        cap_region = node_region[caps.owner[caps.rows]]  # -1 for a cap voxel beyond every region's border
+        touching = cap_region >= 0
+        region_ok = ~rejected.copy()
+        narrow = caps.widths[caps.pieces[touching]] <= limit[cap_region[touching]]
+        np.logical_and.at(region_ok, cap_region[touching], narrow)
+        piece_ok = np.zeros(len(caps.widths), dtype=bool)
+        piece_ok[caps.pieces[touching]] = True  # a piece that touches no region is no region's opening
+        np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
+        walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
+        if len(walls) == 0:
+            refilled = None
+            break
+        second = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
+        second_exterior = exterior_nodes(second)
+        refilled = (caps, piece_ok, walls, second, second_exterior, region_ok)
+        leaking = [r for r in np.flatnonzero(region_ok)
+                   if second_exterior[voxel_nodes(second, np.array(region_probe[r]))].mean() > LEAK_TOLERANCE]
+        if not leaking:
+            break
+        if round_ == max_rounds - 1:  # still leaking: leave those regions open
+            rejected[leaking] = True
+            region_ok[leaking] = False
+            piece_ok = np.zeros(len(caps.widths), dtype=bool)
+            piece_ok[caps.pieces[touching]] = True
+            np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
+            walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
+            if len(walls) == 0:
+                refilled = None
+                break
+            second = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
+            refilled = (caps, piece_ok, walls, second, exterior_nodes(second), region_ok)
+            break
+        grown = edges[both_exterior & (np.isin(edges[:, 0], zone_nodes) | np.isin(edges[:, 1], zone_nodes))]
+        zone_nodes = np.unique(np.concatenate([zone_nodes, grown.ravel()]))
+
+    if caps is None or len(caps.rows) == 0:
+        stats["fill"] = "open"
+        return nothing
+    if refilled is None:
+        region_ok = np.zeros(n_regions, dtype=bool)
+        piece_ok = np.zeros(len(caps.widths), dtype=bool)
+    else:
+        caps, piece_ok, walls, second, second_exterior, region_ok = refilled
+    stats["fill_openings"] = int(len(caps.widths))
+    stats["fill_regions_filled"] = int(region_ok.sum())
+    if piece_ok.any():
+        stats["widest_hole_closed_voxels"] = float(caps.widths[piece_ok].max())
+    if (~piece_ok).any():
+        stats["narrowest_opening_left_voxels"] = float(caps.widths[~piece_ok].min())
+    stats["fill"] = "filled" if region_ok.all() else ("filled_some" if region_ok.any() else "open")
+    if refilled is None:
+        return nothing
+
+    # Field across the level set of the closed caps, off the distance band (the band keeps its distances),
+    # in normalised units like the band's udf - eps: a winding step across one voxel maps to one voxel.
+    near = np.zeros(len(caps.zone), dtype=bool)
+    near[caps.rows[piece_ok[caps.pieces]]] = True
+    wall_set = VoxelSet(walls, side)
+    for offset in FACE_OFFSETS:  # the low side of each closed cap
+        near |= (~caps.high) & (wall_set.find(caps.zone + offset) >= 0)
+    in_band = VoxelSet(band_padded, side).find(caps.zone) >= 0
+    chosen = near & ~in_band & (caps.gap > 0)
+    values = (threshold - caps.winding[chosen]) / caps.gap[chosen] * grid_spacing(resolution)
+    return HoleFill(walls, caps.zone[chosen], values.astype(np.float32), stats, second, second_exterior)
