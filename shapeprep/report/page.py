@@ -135,6 +135,8 @@ HISTOGRAMS = (
     ("Genus (watertight)", "validate_genus", False, "validate"),
     ("Mean deviation (voxels)", "validate_deviation_chamfer", False, "validate"),
     ("p95 deviation (voxels)", "deviation_p95", False, "validate"),
+    ("Invented share of surface (> 1.5 voxels from the source)", "validate_deviation_invented_fraction", False, "validate"),
+    ("Widest hole closed (voxels)", "watertight_widest_hole_closed_voxels", False, "watertight"),
     ("Salient edges", "sample_salient_edges", True, "sample"),
     ("Inside fraction of volume points", "sample_volume_inside_fraction", False, "sample"),
 )
@@ -168,6 +170,14 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
         axis.set_ylabel("objects")
         axis.set_title(f"{title}  (median {values.median():.3g})")
         figures[stage, title] = figure_png(figure)
+    decisions = table.get("watertight_fill", pd.Series(dtype=object)).dropna()
+    decisions = decisions[decisions.astype(str) != ""].astype(str).value_counts()
+    if len(decisions):  # what the hole filling decided: none needed, filled, left open, reverted by the safety net
+        figure, axis = plt.subplots(figsize=(4.2, 2.8))
+        axis.bar(decisions.index.tolist(), decisions.to_numpy(), color="#3b6ea5")
+        axis.set_ylabel("objects")
+        axis.set_title("Hole fill decisions")
+        figures["watertight", "Hole fill decisions"] = figure_png(figure)
     seconds = {stage: pd.to_numeric(table.get(f"{stage}_seconds", pd.Series(dtype=float)), errors="coerce").dropna()
                for stage in OBJECT_STAGES}
     seconds = {stage: values for stage, values in seconds.items() if len(values)}
@@ -186,7 +196,8 @@ def distribution_figures(table: pd.DataFrame) -> dict[str, bytes]:
 
 
 def gallery_picks(table: pd.DataFrame, sample: int, worst: int, failures: int, seed: int = 0) -> pd.DataFrame:
-    """Objects for the gallery: a seeded sample of ok objects, the worst by deviation, a few failures.
+    """Objects for the gallery: a seeded sample of ok objects, the worst by deviation and by invented
+    surface (hole caps and walls farther than 1.5 voxels from the source), a few failures.
 
     Returns
     -------
@@ -201,6 +212,10 @@ def gallery_picks(table: pd.DataFrame, sample: int, worst: int, failures: int, s
         measured = table[pd.to_numeric(table["validate_deviation_chamfer"], errors="coerce").notna()]
         measured = measured.assign(_deviation=pd.to_numeric(measured["validate_deviation_chamfer"]))
         picks.append(measured.nlargest(worst, "_deviation").drop(columns="_deviation").assign(why="worst deviation"))
+    if "validate_deviation_invented_area" in table and worst:
+        invented = pd.to_numeric(table["validate_deviation_invented_area"], errors="coerce")
+        measured = table[invented > 0].assign(_invented=invented[invented > 0])
+        picks.append(measured.nlargest(worst, "_invented").drop(columns="_invented").assign(why="most invented surface"))
     # Failures that got as far as a normalised mesh can be shown.
     shown = table[(table["status"] == "failed") & table["failed_stage"].isin(["watertight", "validate", "sample"])]
     if failures:

@@ -253,6 +253,12 @@ def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps
 LEAK_TOLERANCE = 0.01
 
 
+def _grow(edges: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """``nodes`` and their neighbours over ``edges``, sorted unique."""
+    touching = edges[np.isin(edges[:, 0], nodes) | np.isin(edges[:, 1], nodes)]
+    return np.unique(np.concatenate([nodes, touching.ravel()]))
+
+
 def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
                       vertices: np.ndarray, faces: np.ndarray, resolution: int, eps_voxels: float,
                       max_hole_voxels: float, threshold: float = 0.5, max_rounds: int = 4,
@@ -290,7 +296,29 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     oriented, stats["fill_oriented_patches_flipped"] = oriented_faces(vertices, faces)
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
 
+    side = graph.n_blocks * graph.block
+    known = {"keys": np.zeros(0, np.int64), "values": np.zeros(0)}  # winding numbers already computed, by voxel key
+
     def winding(padded):
+        """Winding number at padded voxels (``(k, 3)``, may be fractional); integer voxels are cached across rounds."""
+        padded = np.asarray(padded)
+        if padded.dtype.kind == "f":
+            return _winding(padded)
+        keys = (padded[:, 0] * side + padded[:, 1]) * side + padded[:, 2]
+        where = np.minimum(np.searchsorted(known["keys"], keys), max(len(known["keys"]) - 1, 0))
+        hit = (known["keys"][where] == keys) if len(known["keys"]) else np.zeros(len(keys), bool)
+        out = np.empty(len(keys))
+        out[hit] = known["values"][where[hit]]
+        if (~hit).any():
+            new_keys, first = np.unique(keys[~hit], return_index=True)
+            new_values = _winding(padded[~hit][first])
+            out[~hit] = new_values[np.searchsorted(new_keys, keys[~hit])]
+            merged = np.concatenate([known["keys"], new_keys])
+            order = np.argsort(merged, kind="stable")
+            known["keys"], known["values"] = merged[order], np.concatenate([known["values"], new_values])[order]
+        return out
+
+    def _winding(padded):
         points = index_to_point(np.asarray(padded, dtype=np.float64) - 1.0, resolution)
         out = np.zeros(len(points))
         inside_box = ((points >= lo) & (points <= hi)).all(axis=1)  # outside the bounding box: outside every part
@@ -314,13 +342,14 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     # Widest opening per region: closed surfaces have holes small against themselves, containers do not.
     extents = np.array([np.ptp(np.array(region_probe[r]), axis=0).max() + graph.block for r in range(n_regions)])
     limit = np.maximum(max_hole_voxels, max_hole_fraction * extents)
-    side = graph.n_blocks * graph.block
     shell_set = VoxelSet(shell_padded, side)
     edges = graph.edges
     both_exterior = exterior[edges[:, 0]] & exterior[edges[:, 1]]
     # The zone: candidate nodes on a region's border and the exterior nodes across it; it grows while caps leak.
     border = edges[both_exterior & (candidates[edges[:, 0]] != candidates[edges[:, 1]])]
     zone_nodes = np.unique(border.ravel())
+    # One node further on both sides from the start: a cap's level set often leaves the border nodes.
+    zone_nodes = _grow(edges[both_exterior], zone_nodes)
     # Exterior nodes across a region's border belong to its openings too (a cap's high side can lie in them).
     node_region = regions.copy()
     inner, outer = np.where(candidates[border[:, 0]], border[:, 0], border[:, 1]), np.where(
@@ -365,8 +394,7 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
             second = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
             refilled = (caps, piece_ok, walls, second, exterior_nodes(second), region_ok)
             break
-        grown = edges[both_exterior & (np.isin(edges[:, 0], zone_nodes) | np.isin(edges[:, 1], zone_nodes))]
-        zone_nodes = np.unique(np.concatenate([zone_nodes, grown.ravel()]))
+        zone_nodes = _grow(edges[both_exterior], zone_nodes)
 
     if caps is None or len(caps.rows) == 0:
         stats["fill"] = "open"
