@@ -15,7 +15,7 @@ subprocess with a time limit. Per method it prints:
   ``validate.max_chamfer_voxels`` default) among those that pass unfilled,
   how many were filled, reverted, and the seconds of the fill.
 
-    python benchmarks/fill.py [--resolutions 256 512] [--limit N] [--timeout 300] [--out fill.json]
+    python benchmarks/fill.py [--resolutions 256 512] [--shared-only] [--limit N] [--timeout 300] [--out fill.json]
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ METHODS = ("narrow_holes", "winding_number", "none")
 MAX_CHAMFER = 3.0
 
 
-def mesh_files() -> list[Path]:
-    return sorted(p for folder in (SHARED, CORPUS) for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+def mesh_files(shared_only: bool = False) -> list[Path]:
+    folders = (SHARED,) if shared_only else (SHARED, CORPUS)
+    return sorted(p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
 
 
 def measure(vertices, faces, resolution: int, method: str, closed=None) -> dict:
@@ -156,6 +157,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--shared-only", action="store_true", help="../shared/meshes only (no corpus): for 512 on 2 cores")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, default=Path("fill.json"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -177,7 +179,7 @@ def main() -> int:
         for index in range(n_cases):
             row = run_child(["--resolution", str(resolution), "--case", str(index)], args.timeout)
             labelled.append(row)
-        meshes = mesh_files()[: args.limit or None]
+        meshes = mesh_files(args.shared_only)[: args.limit or None]
         corpus = []
         for path in meshes:
             row = run_child(["--resolution", str(resolution), "--mesh", str(path)], args.timeout)

@@ -87,3 +87,18 @@ def test_a_wide_hole_leaves_the_region_open_and_says_how_wide():
     result = watertight_mesh(case.vertices, case.faces, RESOLUTION, max_hole_voxels=4.0, max_hole_fraction=0.0)
     assert result.stats["fill"] == "open" and result.stats["reclaimed_voxels"] == 0
     assert result.stats["narrowest_opening_left_voxels"] > 4.0
+
+
+def test_an_enclosed_part_that_vanishes_into_the_solid_is_counted():
+    """An engine inside its closed housing: the solid swallows it; validation says one source part is missing."""
+    from .conftest import box
+
+    housing_vertices, housing_faces = box([1.6, 1.2, 1.0])
+    engine_vertices, engine_faces = box([0.4, 0.4, 0.4])
+    vertices = np.concatenate([housing_vertices, engine_vertices])
+    faces = np.concatenate([housing_faces, engine_faces + len(housing_vertices)])
+    result = watertight_mesh(vertices, faces, 64)
+    assert validate_mesh(result.vertices, result.faces)["components"] == 1
+    deviation = surface_deviation(result.vertices, result.faces, vertices, faces, grid_spacing(64), 20000,
+                                  np.random.default_rng(0))
+    assert deviation["source_parts"] == 2 and deviation["source_parts_missing"] == 1

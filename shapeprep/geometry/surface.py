@@ -73,6 +73,19 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.
     points : (count, 3) float64
     normals : (count, 3) float64
     """
+    points, chosen = sample_surface_faces(vertices, faces, count, rng)
+    return points, face_normals(vertices, faces)[chosen]
+
+
+def sample_surface_faces(vertices: np.ndarray, faces: np.ndarray, count: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The draws of :func:`sample_surface`, with the face each point lies on instead of its normal.
+
+    Returns
+    -------
+    points : (count, 3) float64
+    face : (count,) int64
+    """
     areas = triangle_areas(vertices, faces)
     cumulative = np.cumsum(areas)
     chosen = np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
@@ -82,4 +95,4 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.
     u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
     corners = vertices[faces[chosen]]
     points = corners[:, 0] + u[:, None] * (corners[:, 1] - corners[:, 0]) + v[:, None] * (corners[:, 2] - corners[:, 0])
-    return points, face_normals(vertices, faces)[chosen]
+    return points, chosen

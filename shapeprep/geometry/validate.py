@@ -12,7 +12,7 @@ import numpy as np
 
 from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
-from .surface import sample_surface, triangle_areas
+from .surface import sample_surface, sample_surface_faces, triangle_areas
 from .topology import (
     edge_face_counts,
     euler_per_component,
@@ -120,10 +120,13 @@ def surface_deviation(
         from_source_p95, from_source_max, chamfer`` (mean of both means),
         ``hausdorff`` (max of both maxima); all in voxels. ``invented_fraction``
         (share of the output's area farther than :data:`INVENTED_VOXELS` from
-        the source) and ``invented_area`` (that area, in voxel faces: voxel^2).
+        the source) and ``invented_area`` (that area, in voxel faces: voxel^2);
+        ``source_parts`` and ``source_parts_missing`` (connected parts of the
+        source with no sample point within :data:`INVENTED_VOXELS` of the output:
+        enclosed parts that vanished into a solid).
     """
     out_points, _ = sample_surface(vertices, faces, samples, rng)
-    src_points, _ = sample_surface(source_vertices, source_faces, samples, rng)
+    src_points, src_faces = sample_surface_faces(source_vertices, source_faces, samples, rng)
     # Exact either way. Sources can be full of long, thin or overlapping triangles that slow a BVH down:
     # within a few voxels (nearly every point) the binned index answers, at a cost independent of their shape.
     # The output is marching-cubes triangles of about a voxel, which a BVH handles well.
@@ -135,6 +138,12 @@ def surface_deviation(
         record[f"{name}_mean"] = float(values.mean())
         record[f"{name}_p95"] = float(np.percentile(values, 95))
         record[f"{name}_max"] = float(values.max())
+    # Source parts the output lost entirely (an engine inside its closed housing vanishes into the solid).
+    n_parts, part = face_components(source_faces, len(source_vertices))
+    sampled = np.bincount(part[src_faces], minlength=n_parts)
+    kept = np.bincount(part[src_faces], weights=from_source <= INVENTED_VOXELS, minlength=n_parts)
+    record["source_parts"] = int(n_parts)
+    record["source_parts_missing"] = int(((sampled > 0) & (kept == 0)).sum())
     record["invented_fraction"] = float((to_source > INVENTED_VOXELS).mean())
     record["invented_area"] = record["invented_fraction"] * float(triangle_areas(vertices, faces).sum()) / voxel**2
     record["chamfer"] = (record["to_source_mean"] + record["from_source_mean"]) / 2.0
