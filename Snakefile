@@ -21,6 +21,7 @@ include: "rules/manifest.smk"
 include: "rules/download.smk"
 include: "rules/meshes.smk"
 include: "rules/samples.smk"
+include: "rules/volumes.smk"
 include: "rules/report.smk"
 
 
@@ -33,4 +34,8 @@ rule all:
         expand(
             result("normal_maps", "{shard}.h5"),
             shard=SHARDS if config["report"]["normal_maps"] else [],
+        ),
+        expand(
+            result("sparse_sdf", "{shard}.h5"),
+            shard=SHARDS if config["sparse_sdf"]["enabled"] else [],
         ),

@@ -47,6 +47,7 @@ STAGES = (
     Stage("sample", per_shard=True, decides_status=True, grows_with_resolution=True),
     Stage("shard", per_shard=True),
     Stage("normal_maps", per_shard=True),
+    Stage("sparse_sdf", per_shard=True),
     Stage("index", per_shard=False),
     Stage("report", per_shard=False),
 )

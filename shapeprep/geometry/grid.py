@@ -23,3 +23,26 @@ def index_to_point(index: np.ndarray, resolution: int) -> np.ndarray:
     (n, 3) float64
     """
     return np.asarray(index, dtype=np.float64) * grid_spacing(resolution) - 1.0
+
+
+class VoxelSet:
+    """Membership and row lookups for a set of integer voxel indices ``(n, 3)`` below ``side`` per axis."""
+
+    def __init__(self, voxels: np.ndarray, side: int):
+        self.side = side
+        keys = self.keys(voxels)
+        self.order = np.argsort(keys)
+        self.sorted = keys[self.order]
+
+    def keys(self, voxels: np.ndarray) -> np.ndarray:
+        """Linear key of each voxel: ``(k, 3) -> (k,)`` int64."""
+        voxels = np.asarray(voxels, dtype=np.int64)
+        return (voxels[:, 0] * self.side + voxels[:, 1]) * self.side + voxels[:, 2]
+
+    def find(self, voxels: np.ndarray) -> np.ndarray:
+        """Row of each voxel in the set, or -1 (voxels outside ``[0, side)`` may alias: keep them in range)."""
+        if len(self.sorted) == 0:
+            return np.full(len(voxels), -1, dtype=np.int64)
+        keys = self.keys(voxels)
+        where = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
+        return np.where(self.sorted[where] == keys, self.order[where], -1)

@@ -155,19 +155,37 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
 
 
 @njit(cache=True, parallel=True)
+def _closest_on_faces(vertices, faces, points, face_ids):
+    out = np.empty((points.shape[0], 3))
+    for row in prange(points.shape[0]):
+        _, qx, qy, qz = _triangle_distance2(vertices, faces, face_ids[row], points[row, 0], points[row, 1], points[row, 2])
+        out[row, 0], out[row, 1], out[row, 2] = qx, qy, qz
+    return out
+
+
+def closest_points_on_faces(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, face_ids: np.ndarray) -> np.ndarray:
+    """The closest point of face ``face_ids[i]`` to ``points[i]``: ``(k, 3)`` float64."""
+    return _closest_on_faces(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64),
+                             np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(face_ids, dtype=np.int64))
+
+
+@njit(cache=True, parallel=True)
 def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution, spacing, band):
-    """Distances at the grid points of each cell in ``cells`` (``inf`` where farther than ``band``).
+    """Squared distances at the grid points of each cell in ``cells`` (``inf`` where farther than ``band``),
+    the closest face of each (-1 there) and the point-triangle evaluations per cell.
 
     Grid point ``(i, j, k)`` is at ``-1 + (i, j, k) * spacing``; cell ``c`` holds the
     points ``c * block ... c * block + block - 1`` per axis.
     """
     out = np.full((cells.shape[0], block, block, block), np.inf)
+    nearest = np.full((cells.shape[0], block, block, block), -1, np.int64)
     evaluations = np.zeros(cells.shape[0], np.int64)
     for slot in prange(cells.shape[0]):
         code = cells[slot]
         ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
         base = np.array((ci * block, cj * block, ck * block))
         local = out[slot]
+        local_face = nearest[slot]
         count = 0
         for entry in range(starts[slot], starts[slot + 1]):
             t = tris[entry]
@@ -191,8 +209,9 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
                         count += 1
                         if d < local[i, j, k]:
                             local[i, j, k] = d
+                            local_face[i, j, k] = t
         evaluations[slot] = count
-    return out, evaluations
+    return out, nearest, evaluations
 
 
 @njit(cache=True, parallel=True)
@@ -353,7 +372,7 @@ class GridBand(NearSurface):
         # Cells span whole blocks of grid points: [c * block, (c + 1) * block) * spacing from -1.
         super().__init__(vertices, faces, band, np.full(3, -1.0), self.block * self.spacing, n_cells)
 
-    def grid_band(self) -> tuple[np.ndarray, np.ndarray, dict]:
+    def grid_band(self, with_faces: bool = False):
         """Every grid point closer than ``band`` to the mesh, with its exact distance.
 
         Returns
@@ -364,17 +383,19 @@ class GridBand(NearSurface):
         stats : dict
             ``candidate_points`` (grid points of the cells visited), ``distance_evaluations``
             (point-triangle pairs computed), ``cells``, ``pairs`` (triangle-cell entries).
+        faces : (n,) int64, only ``with_faces``
+            The closest face of each point (the first found among equally close ones).
         """
         self._bin()
         block, n_cells = self.block, self.n_cells
         offsets = np.stack(np.meshgrid(*(np.arange(block),) * 3, indexing="ij"), axis=-1).reshape(-1, 3)
         band2 = self.reach * self.reach
-        indices, udf, evaluations = [], [], 0
+        indices, udf, nearest, evaluations = [], [], [], 0
         for begin in range(0, len(self.cells), GRID_BATCH_CELLS):
             cells = self.cells[begin:begin + GRID_BATCH_CELLS]
             starts = self.starts[begin:begin + GRID_BATCH_CELLS + 1]
-            squared, counted = _grid_cells(self.vertices, self.faces, cells, starts, self.tris, n_cells, block,
-                                           self.resolution, self.spacing, self.reach)
+            squared, face, counted = _grid_cells(self.vertices, self.faces, cells, starts, self.tris, n_cells, block,
+                                                 self.resolution, self.spacing, self.reach)
             evaluations += int(counted.sum())
             squared = squared.reshape(len(cells), -1)
             keep = squared < band2
@@ -382,10 +403,14 @@ class GridBand(NearSurface):
             corner = np.stack([cells // (n_cells * n_cells), (cells // n_cells) % n_cells, cells % n_cells], 1)
             indices.append(corner[slot] * block + offsets[point])
             udf.append(np.sqrt(squared[keep]))
+            if with_faces:
+                nearest.append(face.reshape(len(cells), -1)[keep])
         indices = np.concatenate(indices) if indices else np.zeros((0, 3), np.int64)
         udf = np.concatenate(udf) if udf else np.zeros(0)
         stats = {"candidate_points": int(len(self.cells)) * block**3, "distance_evaluations": evaluations,
                  "cells": int(len(self.cells)), "pairs": self.pairs}
+        if with_faces:
+            return indices.astype(np.int64), udf, stats, (np.concatenate(nearest) if nearest else np.zeros(0, np.int64))
         return indices.astype(np.int64), udf, stats
 
 

@@ -43,13 +43,12 @@ import numpy as np
 
 from .. import SDF_SIGN_CONVENTION, SHARD_SCHEMA_VERSION
 from ..atomic import atomic_path
+from ..tables import TO_SOURCE_FRAME, decode_strings, read_object_table, write_object_table
 from .sampling import POINT_SETS, ROW_LABELS
 
 SAMPLE_KEYS = tuple(POINT_SETS)
 #: Arrays kept per object by the sample stage: the point sets and their row labels.
 STORE_KEYS = SAMPLE_KEYS + tuple(ROW_LABELS)
-#: How a point in a shard maps back to the source asset's frame.
-TO_SOURCE_FRAME = "original = point / scale + center  (scale, center: /objects/scale, /objects/center)"
 #: What each point set's rows are, for the datasets' ``description`` attribute.
 SET_DESCRIPTIONS = {
     "surface": "uniform random points on the watertight surface with unit outward normals",
@@ -60,7 +59,6 @@ SET_DESCRIPTIONS = {
 }
 #: Rows per chunk when a shard is compressed (compression needs chunking).
 CHUNK_ROWS = 16384
-STRING_COLUMNS = ("source", "location", "name", "params_hash", "validation", "sample_metrics")
 
 
 @contextmanager
@@ -152,7 +150,7 @@ def write_shard(
         out.attrs["volume_bound"] = float(file_attrs.get("volume_bound", float("nan")))
         out.attrs["params"] = json.dumps(params, sort_keys=True, default=str)
         out.attrs["package_versions"] = json.dumps(file_attrs.get("package_versions", {}), sort_keys=True)
-        _write_object_table(out.create_group("objects"), objects)
+        write_object_table(out.create_group("objects"), objects)
         if layout == "concatenated":
             datasets, offsets = {}, {}
             for key, columns in POINT_SETS.items():
@@ -217,27 +215,6 @@ def _describe_set(dataset, key: str) -> None:
         dataset.attrs["sign"] = "normals point outward"
 
 
-def _write_object_table(group, objects: list[dict]) -> None:
-    import h5py
-
-    strings = h5py.string_dtype("utf-8")
-    n = len(objects)
-    group.attrs["description"] = (
-        "one row per object, in the order of /offsets; strings are UTF-8 (h5py: dataset.asstr()[()]); "
-        "validation and sample_metrics hold JSON; " + TO_SOURCE_FRAME
-    )
-    group.create_dataset("object_id", data=_string_array(o["object_id"] for o in objects), dtype=strings)
-    for column in STRING_COLUMNS:
-        values = [o.get(column, "") for o in objects]
-        values = [json.dumps(v, sort_keys=True, default=float) if isinstance(v, dict) else v for v in values]
-        group.create_dataset(column, data=_string_array(values), dtype=strings)
-    center = group.create_dataset("center", data=np.array([o.get("center", (0.0, 0.0, 0.0)) for o in objects], dtype=np.float64).reshape(n, 3))
-    center.attrs["description"] = "source-frame point the object was centred on; " + TO_SOURCE_FRAME
-    scale = group.create_dataset("scale", data=np.array([o.get("scale", 1.0) for o in objects], dtype=np.float64))
-    scale.attrs["description"] = "normalised units per source unit; " + TO_SOURCE_FRAME
-    group.create_dataset("salient_fallback", data=np.array([bool(o.get("salient_fallback", False)) for o in objects]))
-
-
 def write_shard_arrays(path: str | Path, items: Iterable[tuple[str, dict]], file_attrs: dict, **options) -> None:
     """:func:`write_shard` from in-memory ``(object_id, arrays)`` pairs (tests, benchmarks)."""
     items = list(items)
@@ -246,35 +223,20 @@ def write_shard_arrays(path: str | Path, items: Iterable[tuple[str, dict]], file
     write_shard(path, [{"object_id": object_id} for object_id, _ in items], arrays_by_id.__getitem__, row_counts, file_attrs, **options)
 
 
-def _decode(values) -> list[str]:
-    return [value.decode() if isinstance(value, bytes) else str(value) for value in values]
-
-
 def shard_object_ids(path: str | Path) -> list[str]:
     """Object ids stored in a shard, in order."""
     import h5py
 
     with h5py.File(path, "r") as handle:
-        return _decode(handle["objects/object_id"][()])
+        return decode_strings(handle["objects/object_id"][()])
 
 
 def shard_objects(path: str | Path):
     """The shard's per-object table as a DataFrame (JSON columns decoded to dicts)."""
     import h5py
-    import pandas as pd
 
     with h5py.File(path, "r") as handle:
-        table = handle["objects"]
-        frame = pd.DataFrame({"object_id": _decode(table["object_id"][()])})
-        for column in STRING_COLUMNS:
-            frame[column] = _decode(table[column][()])
-        center = table["center"][()]
-        frame["center_x"], frame["center_y"], frame["center_z"] = center[:, 0], center[:, 1], center[:, 2]
-        frame["scale"] = table["scale"][()]
-        frame["salient_fallback"] = table["salient_fallback"][()].astype(bool)
-    for column in ("validation", "sample_metrics"):
-        frame[column] = [json.loads(value) if value else {} for value in frame[column]]
-    return frame
+        return read_object_table(handle["objects"])
 
 
 def shard_contents(path: str | Path) -> dict:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry.grid import grid_spacing, index_to_point
+from ..geometry.grid import VoxelSet, grid_spacing, index_to_point
 from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
 
 #: The 6 face neighbours of a voxel.
@@ -119,28 +119,6 @@ def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not pieces:
         return np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(pieces), np.concatenate(owners)
-
-
-class VoxelSet:
-    """Membership and position lookups for a set of padded voxel indices."""
-
-    def __init__(self, padded: np.ndarray, side: int):
-        self.side = side
-        keys = self.keys(padded)
-        self.order = np.argsort(keys)
-        self.sorted = keys[self.order]
-
-    def keys(self, padded: np.ndarray) -> np.ndarray:
-        padded = np.asarray(padded, dtype=np.int64)
-        return (padded[:, 0] * self.side + padded[:, 1]) * self.side + padded[:, 2]
-
-    def find(self, padded: np.ndarray) -> np.ndarray:
-        """Row of each voxel in the set, or -1."""
-        if len(self.sorted) == 0:
-            return np.full(len(padded), -1, dtype=np.int64)
-        keys = self.keys(padded)
-        where = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
-        return np.where(self.sorted[where] == keys, self.order[where], -1)
 
 
 def region_labels(graph, candidates: np.ndarray) -> np.ndarray:

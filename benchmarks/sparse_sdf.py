@@ -1,0 +1,129 @@
+"""Sparse SDF volumes over ../shared/meshes (and ../shared/corpus): time, memory, size, reconstruction (not a timed test).
+
+Each object runs in a fresh subprocess (its own peak RSS): normalise, the
+watertight engine at the sparse resolution, then :func:`shapeprep.volumes.sparse.sparse_sdf`.
+Prints per resolution p50 / p90 / max of: seconds of the watertight step and
+of the sparse step, active voxels, peak RSS; bytes per object on disk for
+each storage choice (float16, int8; no filter, lzf, gzip) measured by writing
+the object's shard; the int8 quantisation error; and the reconstruction
+error (dense marching cubes of the stored voxels against the watertight
+mesh, voxels; at 1024 on a grid of every second point, to bound memory).
+
+    python benchmarks/sparse_sdf.py [--resolutions 512 1024] [--corpus] [--limit N] [--timeout 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "meshes"
+CORPUS = SHARED.parent / "corpus"
+SUFFIXES = {".obj", ".glb", ".gltf", ".ply", ".stl", ".off"}
+STORAGES = [("float16", "none"), ("float16", "lzf"), ("float16", "gzip"), ("int8", "none"), ("int8", "gzip")]
+
+
+def child(path: str, resolution: int) -> dict:
+    from shapeprep.geometry.distance import IglDistance
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.nearsurface import set_threads
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.volumes.sparse import reconstruct_mesh, sparse_sdf
+    from shapeprep.volumes.store import decode_sdf, encode_sdf, write_sparse_shard
+    from shapeprep.watertight import watertight_mesh
+
+    set_threads(2)
+    source = normalize_mesh(*load_mesh(path))
+    start = time.perf_counter()
+    closed = watertight_mesh(source.vertices, source.faces, resolution)
+    seconds_watertight = time.perf_counter() - start
+    start = time.perf_counter()
+    coords, sdf = sparse_sdf(closed.vertices, closed.faces, resolution, 2.0)
+    seconds_sparse = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row = {"seconds_watertight": seconds_watertight, "seconds_sparse": seconds_sparse, "rss_mb": rss,
+           "active": int(len(coords)), "faces": int(len(closed.faces))}
+    with tempfile.TemporaryDirectory() as folder:
+        for storage, compression in STORAGES:
+            shard = Path(folder) / f"{storage}-{compression}.h5"
+            write_sparse_shard(shard, [{"object_id": "o"}], lambda _: (coords, sdf), [len(coords)],
+                               {"resolution": resolution, "truncation_voxels": 2.0, "shard": "0"}, storage, compression)
+            row[f"bytes_{storage}_{compression}"] = shard.stat().st_size
+    row["int8_error_max"] = float(np.abs(decode_sdf(encode_sdf(sdf, "int8", 2.0), "int8", 2.0) - sdf).max())
+    step = 2 if resolution > 512 else 1
+    vertices, _ = reconstruct_mesh(coords, sdf, resolution, 2.0, step=step)
+    error = IglDistance(closed.vertices, closed.faces).unsigned_distance(vertices) * (resolution - 1) / 2 / step
+    row["recon_mean"], row["recon_p99"] = float(error.mean()), float(np.percentile(error, 99))
+    row["recon_step"] = step
+    return row
+
+
+def quantiles(values) -> str:
+    values = np.asarray([v for v in values if v == v], dtype=float)
+    if not len(values):
+        return "- | - | -"
+    return " | ".join(f"{v:.3g}" for v in (*np.percentile(values, [50, 90]), values.max()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--corpus", action="store_true")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--out", type=Path, default=Path("sparse_sdf.json"))
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]))))
+        return 0
+    folders = (SHARED, CORPUS) if args.corpus else (SHARED,)
+    meshes = sorted(p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    meshes = meshes[: args.limit or None]
+    results = {}
+    for resolution in args.resolutions:
+        rows = []
+        for path in meshes:
+            try:
+                done = subprocess.run([sys.executable, __file__, "--child", str(path), str(resolution)],
+                                      capture_output=True, text=True, timeout=args.timeout)
+                row = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
+                    "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+            except subprocess.TimeoutExpired:
+                row = {"error": "timeout"}
+            row["mesh"] = path.relative_to(SHARED.parent).as_posix()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        good = [row for row in rows if "error" not in row]
+        print(f"\n## resolution {resolution}: {len(good)} objects ({len(rows) - len(good)} failed)")
+        print("| figure | p50 | p90 | max |\n| --- | --- | --- | --- |")
+        total = [r["seconds_watertight"] + r["seconds_sparse"] for r in good]
+        for name, values in (("seconds, watertight + sparse", total),
+                             ("seconds, watertight step", [r["seconds_watertight"] for r in good]),
+                             ("seconds, sparse step", [r["seconds_sparse"] for r in good]),
+                             ("peak RSS (MB)", [r["rss_mb"] for r in good]),
+                             ("active voxels", [r["active"] for r in good]),
+                             *((f"MB per object, {s} {c}", [r[f"bytes_{s}_{c}"] / 1e6 for r in good]) for s, c in STORAGES),
+                             ("int8 error (voxels)", [r["int8_error_max"] for r in good]),
+                             ("reconstruction mean (voxels)", [r["recon_mean"] for r in good]),
+                             ("reconstruction p99 (voxels)", [r["recon_p99"] for r in good])):
+            print(f"| {name} | {quantiles(values)} |")
+        for row in rows:
+            if "error" in row:
+                print(f"failed: {row['mesh']}: {row['error']}")
+        results[resolution] = rows
+        args.out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

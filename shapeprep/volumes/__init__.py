@@ -1,0 +1,1 @@
+"""Volumes of watertight meshes: sparse signed distance grids for sparse-voxel models."""
