@@ -354,6 +354,26 @@ def test_normal_maps_rule_runs_through_the_adapter(build, tmp_path):
     assert ids == validated.loc[validated["status"] == "ok", "object_id"].tolist()
 
 
+def test_sparse_sdf_rule_builds_alone_and_reruns_alone(build, tmp_path):
+    """The optional sparse SDF rule: only it (and the report, which shows the config) runs when enabled or
+    when one of its keys changes; the point shards are untouched."""
+    from shapeprep.data import SparseSDFDataset
+
+    copy = tmp_path / "copy"
+    shutil.copytree(build, copy, symlinks=True)
+    write_config(copy, changed_config(sparse_sdf={"enabled": True, "resolution": 64}))
+    assert planned_rules(copy) == {"sparse_sdf", "report"}
+    run = snakemake(copy)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    index = pd.read_parquet(copy / "results" / "index.parquet")
+    dataset = SparseSDFDataset(copy / "results" / "sparse_sdf", tensors=False)
+    assert sorted(item[2] for item in dataset.items) == sorted(index.loc[index["status"] == "ok", "object_id"])
+    item = dataset[0]
+    assert len(item["coords"]) > 100 and (item["sdf"] < 0).any() and (item["sdf"] > 0).any()
+    write_config(copy, changed_config(sparse_sdf={"enabled": True, "resolution": 64, "truncation_voxels": 3.0}))
+    assert planned_rules(copy) == {"sparse_sdf", "report"}
+
+
 def test_deleted_shard_file_rebuilds_only_that_shard(build, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(build, copy, symlinks=True)
