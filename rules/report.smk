@@ -39,6 +39,15 @@ rule report:
         # The gallery renders a few objects' meshes.
         normalized_meshes=expand(result("normalized", "{shard}.h5"), shard=SHARDS),
         watertight_meshes=expand(result("watertight", "{shard}.h5"), shard=SHARDS),
+        # Sparse SDF volumes, when built: sizes and a reconstructed surface in the gallery.
+        sparse_sdf_status=expand(
+            result("sparse_sdf", "{shard}.status.parquet"),
+            shard=SHARDS if config["sparse_sdf"]["enabled"] else [],
+        ),
+        sparse_files=expand(
+            result("sparse_sdf", "{shard}.h5"),
+            shard=SHARDS if config["sparse_sdf"]["enabled"] else [],
+        ),
     output:
         objects=result("report", "objects.parquet"),
         objects_csv=report(

@@ -102,3 +102,31 @@ def test_an_enclosed_part_that_vanishes_into_the_solid_is_counted():
     deviation = surface_deviation(result.vertices, result.faces, vertices, faces, grid_spacing(64), 20000,
                                   np.random.default_rng(0))
     assert deviation["source_parts"] == 2 and deviation["source_parts_missing"] == 1
+
+
+def test_safety_net_also_reverts_a_fill_that_breaks_the_topology(monkeypatch):
+    import shapeprep.geometry.validate as validate
+
+    case = next(case for case in CASES if case.name == "spot 4 holes 8 vox")
+    real = validate.validate_mesh
+    calls = iter([["non_positive_volume: 1 components"], []])  # the filled mesh is invalid, the unfilled one is not
+    monkeypatch.setattr(validate, "validate_mesh", lambda v, f: {**real(v, f), "reasons": next(calls)})
+    result = watertight_mesh(case.vertices, case.faces, RESOLUTION)
+    assert result.stats["fill"] == "reverted" and result.stats["reclaimed_voxels"] == 0
+
+
+@pytest.mark.slow
+def test_cap_field_never_meshes_an_inverted_void():
+    """A Sauerbraten map (corpus): caps whose low side the second flood fill sealed off once meshed inverted voids."""
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+
+    from .conftest import SHARED_MESHES
+
+    path = SHARED_MESHES.parent / "corpus" / "maps_sauerbraten_pandora" / "pandora.obj"
+    if not path.exists():
+        pytest.skip("../shared/corpus is not here")
+    source = normalize_mesh(*load_mesh(path))
+    result = watertight_mesh(source.vertices, source.faces, 256)
+    record = validate_mesh(result.vertices, result.faces)
+    assert result.stats["fill"] == "filled" and record["reasons"] == [] and record["components"] == 1

@@ -370,6 +370,10 @@ def test_sparse_sdf_rule_builds_alone_and_reruns_alone(build, tmp_path):
     assert sorted(item[2] for item in dataset.items) == sorted(index.loc[index["status"] == "ok", "object_id"])
     item = dataset[0]
     assert len(item["coords"]) > 100 and (item["sdf"] < 0).any() and (item["sdf"] > 0).any()
+    page = (copy / "results" / "report" / "report.html").read_text()
+    assert "Sparse SDF active voxels" in page and "sparse SDF (marching cubes)" in page
+    objects = pd.read_parquet(copy / "results" / "report" / "objects.parquet")
+    assert (objects.loc[objects["status"] == "ok", "sparse_sdf_bytes"] > 0).all()
     write_config(copy, changed_config(sparse_sdf={"enabled": True, "resolution": 64, "truncation_voxels": 3.0}))
     assert planned_rules(copy) == {"sparse_sdf", "report"}
 

@@ -87,8 +87,27 @@ def by_shard(paths: list[str]) -> dict[str, str]:
     return {Path(path).name.split(".")[0]: path for path in paths}
 
 
+def sparse_mesh(path: str, object_id: str, picture_resolution: int = 256):
+    """The mesh marching cubes makes of an object's stored sparse voxels (at most ``picture_resolution`` per axis),
+    or None when the object is not in the file."""
+    import h5py
+
+    from ..tables import decode_strings
+    from ..volumes.sparse import reconstruct_mesh
+    from ..volumes.store import read_sparse_object
+
+    with h5py.File(path, "r") as handle:
+        ids = decode_strings(handle["objects/object_id"][()])
+        if object_id not in ids:
+            return None
+        arrays = read_sparse_object(handle, ids.index(object_id))
+        resolution, truncation = int(handle.attrs["resolution"]), float(handle.attrs["truncation_voxels"])
+    step = max(1, -(-resolution // picture_resolution))
+    return reconstruct_mesh(arrays["coords"], arrays["sdf"], resolution, truncation, step=step)
+
+
 def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str, str], size: int,
-                  renderer: str = "cpu") -> list:
+                  renderer: str = "cpu", sparse_files: dict[str, str] | None = None) -> list:
     """Gallery thumbnails of one object from the declared mesh stores and shards.
 
     Parameters
@@ -106,6 +125,10 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
         except (KeyError, OSError):  # the object stopped before this stage
             continue
         meshes.append((label, vertices, faces))
+    if sparse_files and row["shard"] in sparse_files and row["status"] == "ok":
+        rebuilt = sparse_mesh(sparse_files[row["shard"]], row["object_id"])
+        if rebuilt is not None:  # the sparse voxels' own surface, beside the watertight mesh it came from
+            meshes.append(("sparse SDF (marching cubes)", *rebuilt))
     points = None
     if row["status"] == "ok":
         arrays, _ = read_shard_object(shard_files[row["shard"]], row["object_id"])
@@ -117,7 +140,8 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
 
 def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list[str], watertight_meshes: list[str],
         settings: dict, provenance: dict, benchmarks: str, objects: str, objects_csv: str, html: str, figures: str,
-        workflow_dir: str | None = None, **status_tables: list[str]) -> None:
+        workflow_dir: str | None = None, sparse_sdf_status: list[str] = (), sparse_files: list[str] = (),
+        **status_tables: list[str]) -> None:
     """Write the per-object status table (parquet and CSV), the report page and its figures.
 
     Parameters
@@ -130,11 +154,25 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     benchmarks : folder of the jobs' Snakemake ``benchmark:`` files (build time per stage)
     objects, objects_csv, html, figures : outputs (figures: a folder of PNGs)
     workflow_dir : where to ask git for the commit
+    sparse_sdf_status, sparse_files : the sparse SDF status tables and files (empty unless ``sparse_sdf.enabled``):
+        active voxels and bytes per object join the table, and the gallery shows the voxels' surface
     status_tables : ``<stage>=`` per-shard status parquet paths, one keyword per
         :data:`~shapeprep.status.OBJECT_STAGES` stage
     """
     started = time.perf_counter()
     table = object_table(pd.read_parquet(manifest), read_stage_tables(status_tables), pd.read_parquet(filtered))
+    if sparse_sdf_status:
+        sparse = pd.concat([pd.read_parquet(path) for path in sparse_sdf_status], ignore_index=True)
+        sparse = sparse[sparse["status"] == "ok"][["object_id", "active_voxels", "seconds"]]
+        table = table.merge(sparse.rename(columns={"active_voxels": "sparse_sdf_active_voxels",
+                                                   "seconds": "sparse_sdf_seconds"}), on="object_id", how="left")
+        # Bytes per object: each file's size shared by its objects in proportion to their active voxels.
+        for path in sparse_files:
+            shard = Path(path).name.split(".")[0]
+            mine = (table["shard"] == shard) & table["sparse_sdf_active_voxels"].notna()
+            voxels = table.loc[mine, "sparse_sdf_active_voxels"].astype(float)
+            if voxels.sum() > 0:
+                table.loc[mine, "sparse_sdf_bytes"] = Path(path).stat().st_size * voxels / voxels.sum()
     write_table(table, objects)
     with atomic_path(objects_csv) as temporary:
         table.reindex(columns=CSV_COLUMNS).to_csv(temporary, index=False)
@@ -151,7 +189,8 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     gallery = []
     for _, row in picks.iterrows():
         began = time.perf_counter()
-        gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"], renderer)))
+        gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"], renderer,
+                                                     by_shard(sparse_files))))
         logger.info("report: gallery %s (%s) in %.2f s", str(row["object_id"])[:16], row["why"],
                     time.perf_counter() - began)
     provenance = {**provenance, "git_commit": git_commit(workflow_dir), "package_versions": package_versions()}

@@ -137,6 +137,8 @@ HISTOGRAMS = (
     ("p95 deviation (voxels)", "deviation_p95", False, "validate"),
     ("Invented share of surface (> 1.5 voxels from the source)", "validate_deviation_invented_fraction", False, "validate"),
     ("Widest hole closed (voxels)", "watertight_widest_hole_closed_voxels", False, "watertight"),
+    ("Sparse SDF active voxels", "sparse_sdf_active_voxels", True, "sparse_sdf"),
+    ("Sparse SDF bytes per object", "sparse_sdf_bytes", True, "sparse_sdf"),
     ("Salient edges", "sample_salient_edges", True, "sample"),
     ("Inside fraction of volume points", "sample_volume_inside_fraction", False, "sample"),
 )

@@ -107,28 +107,33 @@ REVERT_CHECK_SAMPLES = 10000
 
 def revert_invented_fill(vertices: np.ndarray, faces: np.ndarray, opts: WatertightOptions, backend: str,
                          filled: WatertightResult) -> WatertightResult:
-    """The safety net: ship the unfilled mesh when the filled one fails the deviation check and it passes.
+    """The safety net: ship the unfilled mesh when the filled one fails the deviation or topology checks and it passes.
 
     An object must never be dropped by validation for a fill the source did not
     ask for. Records ``fill_check_chamfer`` (the filled mesh's two-sided mean
     deviation, voxels) and, when remeshed, ``fill_unfilled_chamfer``; ``fill``
     becomes ``reverted`` when the unfilled mesh is shipped.
     """
-    from ..geometry.validate import surface_deviation
+    from ..geometry.validate import surface_deviation, validate_mesh
 
     voxel = grid_spacing(opts.resolution)
 
-    def chamfer(result):
+    def check(result):
+        """``(chamfer, passes)``: the deviation check and validation's topology checks."""
         rng = np.random.default_rng(0)
-        return surface_deviation(result.vertices, result.faces, vertices, faces, voxel, REVERT_CHECK_SAMPLES, rng)["chamfer"]
+        chamfer = surface_deviation(result.vertices, result.faces, vertices, faces, voxel, REVERT_CHECK_SAMPLES,
+                                    rng)["chamfer"]
+        valid = validate_mesh(result.vertices, result.faces)["reasons"] == []
+        return chamfer, valid and chamfer <= opts.fill_revert_chamfer_voxels
 
-    filled.stats["fill_check_chamfer"] = filled_chamfer = chamfer(filled)
-    if filled_chamfer <= opts.fill_revert_chamfer_voxels:
+    filled_chamfer, filled_passes = check(filled)
+    filled.stats["fill_check_chamfer"] = filled_chamfer
+    if filled_passes:
         return filled
     plain = _remesh(vertices, faces, replace(opts, fill_holes="none"), backend)
-    plain_chamfer = chamfer(plain)
+    plain_chamfer, plain_passes = check(plain)
     filled.stats["fill_unfilled_chamfer"] = plain_chamfer
-    if plain_chamfer > opts.fill_revert_chamfer_voxels or plain_chamfer >= filled_chamfer:
+    if not plain_passes:
         return filled
     fill_record = {key: value for key, value in filled.stats.items() if key.startswith(("fill", "widest", "narrowest"))}
     plain.stats |= fill_record | {"fill": "reverted", "fill_check_chamfer": filled_chamfer,

@@ -401,5 +401,10 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         near |= (~caps.high) & (wall_set.find(caps.zone + offset) >= 0)
     in_band = VoxelSet(band_padded, side).find(caps.zone) >= 0
     chosen = near & ~in_band & (caps.gap > 0)
+    voxels = caps.zone[chosen]
     values = (threshold - caps.winding[chosen]) / caps.gap[chosen] * grid_spacing(resolution)
-    return HoleFill(walls, caps.zone[chosen], values.astype(np.float32), stats, second, second_exterior)
+    # The field's sign must agree with the second flood fill: a low-side voxel it sealed off is inside
+    # (a positive value there would mesh a small inverted void).
+    outside = second_exterior[voxel_nodes(second, voxels)]
+    agree = (values <= 0) | outside
+    return HoleFill(walls, voxels[agree], values[agree].astype(np.float32), stats, second, second_exterior)
