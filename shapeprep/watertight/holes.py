@@ -23,11 +23,15 @@ really is open. What separates the two is the width of the openings:
    touching the shell), plus the shell's ``2 eps`` it narrows the opening by:
    a round hole's diameter, a slit's width, a tub's whole top.
 5. **Decision.** A region is reclaimed only when every opening it touches is
-   at most ``max_hole_voxels`` wide; then its caps become walls and the
-   flood fill runs again. Nothing else changes: wide openings stay open.
+   at most ``max(max_hole_voxels, max_hole_fraction x the region's extent)``
+   wide; then its caps become walls and the flood fill runs again. When the
+   region still leaks (the level set left the zone searched), the zone grows
+   by one graph node and the caps are found again, a few times at most;
+   a region that still leaks stays open. Wide openings stay open.
 6. **Smooth caps.** Cap voxels off the distance band carry
-   ``(0.5 - winding)`` scaled to grid units as their field, so marching cubes
-   puts the cap on the winding number's 0.5 level set, not on voxel steps.
+   ``(0.5 - winding)`` scaled to grid units as their field (where its sign
+   agrees with the second flood fill), so marching cubes puts the cap on
+   the winding number's 0.5 level set, not on voxel steps.
 """
 
 from __future__ import annotations
