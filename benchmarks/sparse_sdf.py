@@ -61,8 +61,12 @@ def child(path: str, resolution: int) -> dict:
     row["int8_error_max"] = float(np.abs(decode_sdf(encode_sdf(sdf, "int8", 2.0), "int8", 2.0) - sdf).max())
     step = 2 if resolution > 512 else 1
     vertices, _ = reconstruct_mesh(coords, sdf, resolution, 2.0, step=step)
-    error = IglDistance(closed.vertices, closed.faces).unsigned_distance(vertices) * (resolution - 1) / 2 / step
-    row["recon_mean"], row["recon_p99"] = float(error.mean()), float(np.percentile(error, 99))
+    row["inside_voxels"] = int((sdf < 0).sum())  # 0: a part thinner than a voxel, which no SDF grid resolves
+    if len(vertices):
+        error = IglDistance(closed.vertices, closed.faces).unsigned_distance(vertices) * (resolution - 1) / 2 / step
+        row["recon_mean"], row["recon_p99"] = float(error.mean()), float(np.percentile(error, 99))
+    else:
+        row["recon_mean"] = row["recon_p99"] = float("nan")
     row["recon_step"] = step
     return row
 
@@ -120,6 +124,8 @@ def main() -> int:
         for row in rows:
             if "error" in row:
                 print(f"failed: {row['mesh']}: {row['error']}")
+            elif row["inside_voxels"] == 0:
+                print(f"no grid point inside: {row['mesh']} (thinner than a voxel: marching cubes of the SDF loses it)")
         results[resolution] = rows
         args.out.write_text(json.dumps(results, indent=1))
     return 0
