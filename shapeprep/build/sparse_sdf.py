@@ -27,7 +27,10 @@ def sparse_one(object_id: str, watertight: str, resolution: int, truncation_voxe
     vertices, faces, _ = read_mesh(watertight, object_id)
     start = time.perf_counter()
     coords, sdf = sparse_sdf(vertices, faces, resolution, truncation_voxels)
-    metrics = {"active_voxels": int(len(coords)), "inside_fraction": float((sdf < 0).mean()) if len(sdf) else 0.0,
+    # inside_voxels 0: the object is thinner than a voxel (a sheet's slab): exact values, but no sign change
+    # for marching cubes to find. Kept and counted, never dropped.
+    metrics = {"active_voxels": int(len(coords)), "inside_voxels": int((sdf < 0).sum()),
+               "inside_fraction": float((sdf < 0).mean()) if len(sdf) else 0.0,
                "seconds_sparse": time.perf_counter() - start}
     return metrics, (coords.astype(np.uint16), sdf.astype(np.float32))
 
