@@ -82,13 +82,15 @@ def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
     normal = np.nan_to_num(face_normals(vertices, faces))
     opposite = np.sort(np.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
     _, inverse = np.unique(opposite[:, 0] * (len(vertices) + 1) + opposite[:, 1], return_inverse=True)
-    edge_normal = np.zeros((int(inverse.max()) + 1 if len(inverse) else 0, 3))
-    np.add.at(edge_normal, inverse, np.repeat(normal, 3, axis=0))
+    n_edges = int(inverse.max()) + 1 if len(inverse) else 0
+    repeated = np.repeat(normal, 3, axis=0)
+    edge_normal = np.stack([np.bincount(inverse, weights=repeated[:, axis], minlength=n_edges) for axis in range(3)], 1)
     angles = np.nan_to_num(igl.internal_angles(np.ascontiguousarray(vertices, dtype=np.float64),
                                                np.ascontiguousarray(faces, dtype=np.int64)))
-    vertex_normal = np.zeros((len(vertices), 3))
-    for corner in range(3):
-        np.add.at(vertex_normal, faces[:, corner], normal * angles[:, corner, None])
+    weighted = (normal[:, None, :] * angles[:, :, None]).reshape(-1, 3)  # (face, corner) rows
+    corners = faces.reshape(-1)
+    vertex_normal = np.stack([np.bincount(corners, weights=weighted[:, axis], minlength=len(vertices))
+                              for axis in range(3)], 1)
     return normal, edge_normal, inverse.reshape(-1, 3), vertex_normal
 
 
