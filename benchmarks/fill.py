@@ -179,12 +179,14 @@ def main() -> int:
         for index in range(n_cases):
             row = run_child(["--resolution", str(resolution), "--case", str(index)], args.timeout)
             labelled.append(row)
+            print(json.dumps({"resolution": resolution, "case": index, **row}), flush=True)  # survives a cut run
         meshes = mesh_files(args.shared_only)[: args.limit or None]
         corpus = []
         for path in meshes:
             row = run_child(["--resolution", str(resolution), "--mesh", str(path)], args.timeout)
             row.setdefault("name", path.relative_to(SHARED.parent).as_posix())
             corpus.append(row)
+            print(json.dumps({"resolution": resolution, **row}), flush=True)
         print(f"\n## resolution {resolution} ({time.perf_counter() - started:.0f} s)")
         labelled_report(labelled)
         corpus_report(corpus)
