@@ -307,8 +307,9 @@ def test_parameter_change_reruns_exactly_its_stage_and_after(build, change, expe
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        # The validate stage's checks: validate and after.
-        ("geometry/validate.py", {"validate", "sample"} | AFTER_SAMPLE),
+        # The validate stage's checks: validate and after, and watertight, whose hole-filling safety net
+        # runs the same checks to decide whether to revert a fill.
+        ("geometry/validate.py", {"watertight", "validate", "sample"} | AFTER_SAMPLE),
         # Components and volumes are used by curation (normalize) and the watertight finish
         # (small parts, decimation checks): a change reruns both, which the hand-kept list missed.
         ("geometry/topology.py", {"normalize", "watertight", "validate", "sample"} | AFTER_SAMPLE),
