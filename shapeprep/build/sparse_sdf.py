@@ -78,7 +78,7 @@ def run(shard_list: str, normalize_status: str, validate_status: str, watertight
                 [store_file[oid]["coords"].shape[0] for oid in done],
                 {"resolution": settings["resolution"], "truncation_voxels": settings["truncation_voxels"],
                  "coarse_resolution": settings["coarse_resolution"], "shard": shard,
-                 "params": {key: value for key, value in settings.items()}, "package_versions": package_versions()},
+                 "params": dict(settings), "package_versions": package_versions()},
                 storage=settings["storage"], compression=settings["compression"],
             )
     finally:

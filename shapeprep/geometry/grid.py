@@ -46,3 +46,29 @@ class VoxelSet:
         keys = self.keys(voxels)
         where = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
         return np.where(self.sorted[where] == keys, self.order[where], -1)
+
+
+def voxel_components(voxels: np.ndarray, side: int, offsets: np.ndarray) -> tuple[np.ndarray, int]:
+    """Connected components of a set of voxels ``(n, 3)`` (indices in ``[1, side - 1)`` per axis, so that every
+    neighbour stays in range), neighbours being ``voxel + offset`` for each of ``offsets (o, 3)``.
+
+    Returns
+    -------
+    labels : (n,) int64
+    count : int
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(voxels) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    members = VoxelSet(voxels, side)
+    links = []
+    for offset in offsets:
+        neighbour = members.find(voxels + offset)
+        found = np.flatnonzero(neighbour >= 0)
+        links.append(np.stack([found, neighbour[found]], axis=1))
+    links = np.concatenate(links)
+    graph = coo_matrix((np.ones(len(links), dtype=np.int8), (links[:, 0], links[:, 1])), shape=(len(voxels),) * 2)
+    count, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64), int(count)

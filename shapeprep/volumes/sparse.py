@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..geometry.grid import VoxelSet, grid_spacing, index_to_point
+from ..geometry.grid import grid_spacing, index_to_point, voxel_components
 from ..geometry.nearsurface import GridBand, closest_points_on_faces
 from ..geometry.surface import face_normals
 
@@ -96,23 +96,8 @@ def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
 
 def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
     """6-connected components of a set of grid points: ``(labels (n,), count)``."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if len(coords) == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    members = VoxelSet(coords + 1, resolution + 2)  # shifted so that every neighbour index stays in range
-    links = []
-    for axis in range(3):
-        step = np.zeros(3, dtype=np.int64)
-        step[axis] = 1
-        neighbour = members.find(coords + 1 + step)
-        found = np.flatnonzero(neighbour >= 0)
-        links.append(np.stack([found, neighbour[found]], axis=1))
-    links = np.concatenate(links)
-    graph = coo_matrix((np.ones(len(links), dtype=np.int8), (links[:, 0], links[:, 1])), shape=(len(coords),) * 2)
-    count, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64), int(count)
+    # Shifted by one so that every neighbour index stays in range.
+    return voxel_components(np.asarray(coords, dtype=np.int64) + 1, resolution + 2, np.eye(3, dtype=np.int64))
 
 
 def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncation_voxels: float = 2.0):
@@ -136,9 +121,7 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     """
     voxel = grid_spacing(resolution)
     band = GridBand(vertices, faces, resolution, truncation_voxels * voxel)
-    coords, udf, _, nearest = band.grid_band(with_faces=True)
-    keep = udf < truncation_voxels * voxel
-    coords, udf, nearest = coords[keep], udf[keep], nearest[keep]
+    coords, udf, _, nearest = band.grid_band(with_faces=True)  # every grid point closer than the band
     points = index_to_point(coords, resolution)
     closest = closest_points_on_faces(vertices, faces, points, nearest)
     bary = barycentric(closest, vertices[faces[nearest]])

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry.grid import VoxelSet, grid_spacing, index_to_point
+from ..geometry.grid import VoxelSet, grid_spacing, index_to_point, voxel_components
 from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
 
 #: The 6 face neighbours of a voxel.
@@ -192,9 +192,6 @@ class _Caps:
 
 
 def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps | None:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     zone, owner = node_voxels(graph, zone_nodes)
     if len(zone) == 0:
         return None
@@ -217,16 +214,10 @@ def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps
     if len(rows) == 0:
         return _Caps(zone, owner, values, high, gap, rows, np.zeros(0, np.int64), np.zeros(0))
     cap = zone[rows]
-    cap_set = VoxelSet(cap, side)
-    links, rim = [], np.zeros(len(cap), dtype=bool)
-    for offset in ALL_OFFSETS:  # openings: 26-connected pieces; rim: cap voxels touching the shell
-        neighbour = cap_set.find(cap + offset)
-        linked = np.flatnonzero(neighbour >= 0)
-        links.append(np.stack([linked, neighbour[linked]], axis=1))
+    pieces, _ = voxel_components(cap, side, ALL_OFFSETS)  # openings: 26-connected pieces of the caps
+    rim = np.zeros(len(cap), dtype=bool)  # cap voxels touching the shell
+    for offset in ALL_OFFSETS:
         rim |= shell_set.find(cap + offset) >= 0
-    links = np.concatenate(links)
-    adjacency = coo_matrix((np.ones(len(links), dtype=np.int8), (links[:, 0], links[:, 1])), shape=(len(cap), len(cap)))
-    _, pieces = connected_components(adjacency, directed=False)
     widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
     return _Caps(zone, owner, values, high, gap, rows, pieces, widths)
 
@@ -239,6 +230,23 @@ def _grow(edges: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """``nodes`` and their neighbours over ``edges``, sorted unique."""
     touching = edges[np.isin(edges[:, 0], nodes) | np.isin(edges[:, 1], nodes)]
     return np.unique(np.concatenate([nodes, touching.ravel()]))
+
+
+def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padded: np.ndarray, resolution: int):
+    """The caps of the accepted regions as walls, and the flood fill again with them.
+
+    Returns ``(caps, piece_ok, walls, graph, exterior, region_ok)``, or None when no cap is kept.
+    A piece is kept when it touches a region and every region it touches is accepted.
+    """
+    touching = cap_region >= 0
+    piece_ok = np.zeros(len(caps.widths), dtype=bool)
+    piece_ok[caps.pieces[touching]] = True  # a piece that touches no region is no region's opening
+    np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
+    walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
+    if len(walls) == 0:
+        return None
+    graph = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
+    return caps, piece_ok, walls, graph, exterior_nodes(graph), region_ok
 
 
 def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
@@ -349,16 +357,10 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         region_ok = ~rejected.copy()
         narrow = caps.widths[caps.pieces[touching]] <= limit[cap_region[touching]]
         np.logical_and.at(region_ok, cap_region[touching], narrow)
-        piece_ok = np.zeros(len(caps.widths), dtype=bool)
-        piece_ok[caps.pieces[touching]] = True  # a piece that touches no region is no region's opening
-        np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
-        walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
-        if len(walls) == 0:
-            refilled = None
+        refilled = _seal(caps, cap_region, region_ok, shell_padded, resolution)
+        if refilled is None:
             break
-        second = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
-        second_exterior = exterior_nodes(second)
-        refilled = (caps, piece_ok, walls, second, second_exterior, region_ok)
+        second, second_exterior = refilled[3], refilled[4]
         leaking = [r for r in np.flatnonzero(region_ok)
                    if second_exterior[voxel_nodes(second, np.array(region_probe[r]))].mean() > LEAK_TOLERANCE]
         if not leaking:
@@ -366,15 +368,7 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         if round_ == max_rounds - 1:  # still leaking: leave those regions open
             rejected[leaking] = True
             region_ok[leaking] = False
-            piece_ok = np.zeros(len(caps.widths), dtype=bool)
-            piece_ok[caps.pieces[touching]] = True
-            np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
-            walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
-            if len(walls) == 0:
-                refilled = None
-                break
-            second = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
-            refilled = (caps, piece_ok, walls, second, exterior_nodes(second), region_ok)
+            refilled = _seal(caps, cap_region, region_ok, shell_padded, resolution)
             break
         zone_nodes = _grow(edges[both_exterior], zone_nodes)
 
