@@ -15,7 +15,7 @@ subprocess with a time limit. Per method it prints:
   ``validate.max_chamfer_voxels`` default) among those that pass unfilled,
   how many were filled, reverted, and the seconds of the fill.
 
-    python benchmarks/fill.py [--resolutions 256 512] [--shared-only] [--limit N] [--timeout 300] [--out fill.json]
+    python benchmarks/fill.py [--resolutions 256 512] [--shared-only] [--corpus-only] [--limit N] [--timeout 300] [--out fill.json]
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def main() -> int:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--shared-only", action="store_true", help="../shared/meshes only (no corpus): for 512 on 2 cores")
+    parser.add_argument("--corpus-only", action="store_true", help="skip the labelled set")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, default=Path("fill.json"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -174,7 +175,7 @@ def main() -> int:
     everything = {}
     for resolution in args.resolutions:
         started = time.perf_counter()
-        n_cases = len(labelled_cases(resolution))
+        n_cases = 0 if args.corpus_only else len(labelled_cases(resolution))
         labelled = []
         for index in range(n_cases):
             row = run_child(["--resolution", str(resolution), "--case", str(index)], args.timeout)
@@ -188,7 +189,8 @@ def main() -> int:
             corpus.append(row)
             print(json.dumps({"resolution": resolution, **row}), flush=True)
         print(f"\n## resolution {resolution} ({time.perf_counter() - started:.0f} s)")
-        labelled_report(labelled)
+        if labelled:
+            labelled_report(labelled)
         corpus_report(corpus)
         everything[resolution] = {"labelled": labelled, "corpus": corpus}
         args.out.write_text(json.dumps(everything, indent=1))

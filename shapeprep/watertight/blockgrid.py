@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 
 #: Voxels per block side for the flood-fill graph and the sparse marching cubes.
 BLOCK = 8
@@ -53,6 +54,26 @@ def block_origins(block_ids: np.ndarray, n_blocks: int, block: int = BLOCK) -> n
     return np.stack(np.unravel_index(block_ids, (n_blocks,) * 3), axis=1).astype(np.int64) * block
 
 
+def occupied_slots(ids: np.ndarray, n_ids: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(ids, return_inverse=True)`` for ids below ``n_ids``, in linear time.
+
+    A table of ``n_ids`` entries (the blocks of the grid: 2.2M at 1024) replaces
+    the sort of millions of voxel ids.
+
+    Returns
+    -------
+    unique_ids : (k,) int64 sorted
+    slot : (n,) int64
+        ``unique_ids[slot] == ids``.
+    """
+    present = np.zeros(n_ids, dtype=bool)
+    present[ids] = True
+    unique_ids = np.flatnonzero(present)
+    rank = np.zeros(n_ids, dtype=np.int64)
+    rank[unique_ids] = np.arange(len(unique_ids))
+    return unique_ids, rank[ids]
+
+
 def scatter_into_blocks(
     padded_indices: np.ndarray, values: np.ndarray, n_blocks: int, fill, block: int = BLOCK
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +95,20 @@ def scatter_into_blocks(
         ``arrays[j][local]`` is the value of the voxel at ``origin(block_ids[j]) + local``.
     """
     ids = linear_block_ids(padded_indices, n_blocks, block)
-    block_ids, slot = np.unique(ids, return_inverse=True)
-    arrays = np.full((len(block_ids), block, block, block), fill, dtype=np.asarray(values).dtype)
-    local = padded_indices % block
-    arrays[slot, local[:, 0], local[:, 1], local[:, 2]] = values
+    block_ids, slot = occupied_slots(ids, n_blocks**3)
+    values = np.asarray(values)
+    arrays = np.full((len(block_ids), block, block, block), fill, dtype=values.dtype)
+    if len(values):
+        _scatter(np.ascontiguousarray(padded_indices, dtype=np.int64), values, slot, arrays)
     return block_ids, arrays
+
+
+@njit(cache=True)
+def _scatter(padded_indices, values, slot, arrays):
+    # In order, one voxel after the other: a voxel listed twice keeps its last value, as numpy's assignment does.
+    block = arrays.shape[1]
+    for i in range(padded_indices.shape[0]):
+        arrays[slot[i], padded_indices[i, 0] % block, padded_indices[i, 1] % block, padded_indices[i, 2] % block] = values[i]
 
 
 @dataclass
@@ -127,9 +157,82 @@ class FloodGraph:
         return sizes
 
 
-def _face(arrays: np.ndarray, axis: int, index: int) -> np.ndarray:
-    """Face ``index`` along spatial ``axis`` of stacked block arrays: ``(k, b, b)``."""
-    return np.take(arrays, index, axis=axis + 1)
+@njit(cache=True, inline="always")
+def _face_node(labels, slot, free_node, axis, layer, u, v):
+    """Node of voxel ``(u, v)`` of layer ``layer`` across ``axis`` of a block (``slot`` < 0: a free block)."""
+    if slot < 0:
+        return np.int64(free_node)
+    if axis == 0:
+        return np.int64(labels[slot, layer, u, v])
+    if axis == 1:
+        return np.int64(labels[slot, u, layer, v])
+    return np.int64(labels[slot, u, v, layer])
+
+
+@njit(cache=True, inline="always")
+def _face_pairs(labels, lo_slot, hi_slot, lo_node, hi_node, axis, out, start):
+    """Distinct node pairs touching across one block face, written at ``out[start:]``; returns their number."""
+    block = labels.shape[1]
+    count = 0
+    for u in range(block):
+        for v in range(block):
+            a = _face_node(labels, lo_slot, lo_node, axis, block - 1, u, v)
+            b = _face_node(labels, hi_slot, hi_node, axis, 0, u, v)
+            if a == 0 or b == 0:  # a shell voxel on either side
+                continue
+            seen = False
+            for k in range(count - 1, -1, -1):  # runs repeat the last pair: search backwards
+                if out[start + k, 0] == a and out[start + k, 1] == b:
+                    seen = True
+                    break
+            if not seen:
+                out[start + count, 0] = a
+                out[start + count, 1] = b
+                count += 1
+    return count
+
+
+@njit(cache=True, parallel=True)
+def _wall_face_edges(lo_slots, hi_slots, lo_nodes, hi_nodes, axes, labels):
+    n = lo_slots.shape[0]
+    block = labels.shape[1]
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for p in prange(n):
+        scratch = np.empty((block * block, 2), dtype=np.int64)
+        counts[p + 1] = _face_pairs(labels, lo_slots[p], hi_slots[p], lo_nodes[p], hi_nodes[p], axes[p], scratch, 0)
+    starts = np.cumsum(counts)
+    out = np.empty((starts[n], 2), dtype=np.int64)
+    for p in prange(n):
+        _face_pairs(labels, lo_slots[p], hi_slots[p], lo_nodes[p], hi_nodes[p], axes[p], out, starts[p])
+    return out
+
+
+def wall_face_edges(
+    lo_slots: np.ndarray, hi_slots: np.ndarray, lo_nodes: np.ndarray, hi_nodes: np.ndarray, axes: np.ndarray,
+    wall_labels: np.ndarray,
+) -> np.ndarray:
+    """Edges between nodes touching across the faces of block pairs with at least one wall block.
+
+    Parameters
+    ----------
+    lo_slots, hi_slots : (p,) int64
+        Row of ``wall_labels`` of the lower and upper block of each pair along
+        its axis; -1 for a free block.
+    lo_nodes, hi_nodes : (p,) int64
+        Node of each block when it is free.
+    axes : (p,) int64
+    wall_labels : (w, b, b, b) int32
+        Node of every free voxel of the wall blocks, 0 at shell voxels.
+
+    Returns
+    -------
+    (e, 2) int64
+        Each touching pair once (a face's voxels repeat the same pair; no pair
+        touches across two faces, so the edges are distinct).
+    """
+    if len(lo_slots) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    return _wall_face_edges(lo_slots, hi_slots, lo_nodes, hi_nodes, axes, wall_labels)
 
 
 def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BLOCK) -> FloodGraph:
@@ -160,7 +263,7 @@ def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BL
     slot.ravel()[wall_blocks] = np.arange(len(wall_blocks))
     block_id = np.arange(n_blocks**3, dtype=np.int64).reshape((n_blocks,) * 3)
     free_node_base = n_wall_nodes + 1
-    edges = []
+    edges, lo_slots, hi_slots, lo_nodes, hi_nodes, axes = [], [], [], [], [], []
     for axis in range(3):
         lower = [slice(None)] * 3
         upper = [slice(None)] * 3
@@ -168,30 +271,19 @@ def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BL
         upper[axis] = slice(1, None)
         slot_lo, slot_hi = slot[tuple(lower)].ravel(), slot[tuple(upper)].ravel()
         id_lo, id_hi = block_id[tuple(lower)].ravel(), block_id[tuple(upper)].ravel()
-        free_lo, free_hi = slot_lo < 0, slot_hi < 0
-
-        both_free = free_lo & free_hi
+        both_free = (slot_lo < 0) & (slot_hi < 0)
+        # A free block is one node: two free blocks touch once.
         edges.append(np.stack([id_lo[both_free] + free_node_base, id_hi[both_free] + free_node_base], axis=1))
-
-        wall_then_free = ~free_lo & free_hi
-        face = _face(wall_labels[slot_lo[wall_then_free]], axis, block - 1).reshape(-1, block * block)
-        other = np.repeat(id_hi[wall_then_free] + free_node_base, block * block)
-        edges.append(np.stack([face.ravel(), other], axis=1)[face.ravel() > 0])
-
-        free_then_wall = free_lo & ~free_hi
-        face = _face(wall_labels[slot_hi[free_then_wall]], axis, 0).reshape(-1, block * block)
-        other = np.repeat(id_lo[free_then_wall] + free_node_base, block * block)
-        edges.append(np.stack([face.ravel(), other], axis=1)[face.ravel() > 0])
-
-        both_wall = ~free_lo & ~free_hi
-        face_lo = _face(wall_labels[slot_lo[both_wall]], axis, block - 1).ravel()
-        face_hi = _face(wall_labels[slot_hi[both_wall]], axis, 0).ravel()
-        touching = (face_lo > 0) & (face_hi > 0)
-        edges.append(np.stack([face_lo[touching], face_hi[touching]], axis=1))
-    edges = np.concatenate(edges).astype(np.int64)
-    n_nodes = free_node_base + n_blocks**3
-    keys = np.unique(edges[:, 0] * n_nodes + edges[:, 1])  # face voxels repeat the same node pair
-    edges = np.stack(np.divmod(keys, n_nodes), axis=1)
+        walled = ~both_free
+        lo_slots.append(slot_lo[walled])
+        hi_slots.append(slot_hi[walled])
+        lo_nodes.append(id_lo[walled] + free_node_base)
+        hi_nodes.append(id_hi[walled] + free_node_base)
+        axes.append(np.full(int(walled.sum()), axis, dtype=np.int64))
+    del slot_lo, slot_hi, id_lo, id_hi, block_id
+    edges.append(wall_face_edges(np.concatenate(lo_slots), np.concatenate(hi_slots), np.concatenate(lo_nodes),
+                                 np.concatenate(hi_nodes), np.concatenate(axes), wall_labels))
+    edges = np.concatenate(edges).astype(np.int64, copy=False)
 
     outside = free_node_base + 0 if slot.ravel()[0] < 0 else int(wall_labels[slot.ravel()[0], 0, 0, 0])
     return FloodGraph(n_blocks, block, wall_blocks, wall_labels, n_wall_nodes, edges, int(outside))

@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit, prange
 
 from ..geometry.grid import grid_spacing
-from ..geometry.surface import face_area_vectors
 from ..geometry.topology import (
     edge_face_counts,
     face_components,
@@ -20,20 +19,29 @@ from .band import band_width
 from .options import WatertightOptions
 
 
-@njit(cache=True, parallel=True)
-def _turned_faces(vertices, faces, reference):
-    """Faces whose area vector no longer points within 90 degrees of ``reference``: ``(m,)`` bool.
+@njit(cache=True, inline="always")
+def _area_vector(vertices, a, b, c):
+    """:func:`~shapeprep.geometry.surface.face_area_vectors` of one face, with the same arithmetic."""
+    ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+    vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+    return uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
 
-    Same arithmetic as :func:`~shapeprep.geometry.surface.face_area_vectors` and a dot product, without
-    its (m, 3) temporaries (it runs up to five times on meshes of millions of faces).
+
+@njit(cache=True, parallel=True)
+def _turned_faces(moved, vertices, faces, movable, reverted):
+    """Faces with a moved corner, not all corners reverted, whose area vector no longer points within
+    90 degrees of the unmoved one: ``(m,)`` bool.
+
+    One pass without (m, 3) temporaries (it runs up to five times on meshes of millions of faces).
     """
-    turned = np.empty(faces.shape[0], np.bool_)
+    turned = np.zeros(faces.shape[0], np.bool_)
     for f in prange(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
-        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
-        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        turned[f] = nx * reference[f, 0] + ny * reference[f, 1] + nz * reference[f, 2] <= 0.0
+        if not (movable[a] or movable[b] or movable[c]) or (reverted[a] and reverted[b] and reverted[c]):
+            continue
+        nx, ny, nz = _area_vector(moved, a, b, c)
+        rx, ry, rz = _area_vector(vertices, a, b, c)
+        turned[f] = nx * rx + ny * ry + nz * rz <= 0.0
     return turned
 
 
@@ -65,17 +73,14 @@ def reduce_offset(
     scale = np.where(movable, residual / np.maximum(gap, 1e-30), 1.0)
     moved = closest + (vertices - closest) * scale[:, None]
     moved[~movable] = vertices[~movable]
-    # Only faces with a moved corner can flip.
-    touched = faces[movable[faces].any(axis=1)]
-    before = face_area_vectors(vertices, touched)
     reverted = np.zeros(len(vertices), dtype=bool)
     for _ in range(rounds):
-        flipped = _turned_faces(moved, touched, before)
-        # A face whose corners are all back where they were (a degenerate one) cannot be helped further.
-        flipped &= ~reverted[touched].all(axis=1)
+        # Only faces with a moved corner can flip; one whose corners are all back where they were (a
+        # degenerate one) cannot be helped further.
+        flipped = _turned_faces(moved, vertices, faces, movable, reverted)
         if not flipped.any():
             break
-        undo = np.unique(touched[flipped])
+        undo = np.unique(faces[flipped])
         moved[undo] = vertices[undo]
         reverted[undo] = True
     return moved, {"offset_moved_vertices": int((movable & ~reverted).sum()), "offset_reverted_vertices": int(reverted.sum())}

@@ -68,9 +68,11 @@ def _batch_marching_cubes(padded_blocks: np.ndarray, origins: np.ndarray, separa
     inside = local_x <= side - 1
     triangles = np.asarray(triangles, dtype=np.int64)
     triangles = triangles[inside[triangles].all(axis=1)]
-    used, triangles = np.unique(triangles, return_inverse=True)
+    used = np.zeros(len(vertices), dtype=bool)
+    used[triangles.ravel()] = True
+    renumber = np.cumsum(used) - 1  # np.unique's numbering, without its sort
     global_vertices = np.column_stack([local_x, vertices[:, 1], vertices[:, 2]])[used] + origins[chunk[used]]
-    return global_vertices, triangles.reshape(-1, 3)
+    return global_vertices, renumber[triangles]
 
 
 def merge_edge_vertices(vertices: np.ndarray, faces: np.ndarray, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
