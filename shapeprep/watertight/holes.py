@@ -226,6 +226,53 @@ def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps
 LEAK_TOLERANCE = 0.01
 
 
+def opening_lower_bounds(graph, inner: np.ndarray, outer: np.ndarray, regions: np.ndarray, n_regions: int,
+                         eps_voxels: float) -> np.ndarray:
+    """Per region, a lower bound on the width of its widest opening, from block distances alone.
+
+    Each border edge (``inner`` node of a region, ``outer`` exterior node
+    across it) holds a cap voxel: the winding number crosses the threshold
+    between the two nodes' representatives. When both are free blocks whose
+    nearest wall block is ``k + 1`` blocks away (chessboard), every voxel in
+    them is at least ``block k + 1`` voxels from every shell voxel, so the
+    opening through them is at least ``2 (block k + 1 - sqrt 3) + 1 + 2 eps``
+    wide (as :func:`opening_widths` measures it: the rim is within ``sqrt 3``
+    of the shell). Away from the surface the winding number is smooth, so a
+    block's centre and its voxels agree on the side of the threshold.
+
+    Parameters
+    ----------
+    inner, outer : (e,) int64
+        Nodes of the border edges.
+    regions : (n_nodes,) int64
+        Region of each candidate node.
+
+    Returns
+    -------
+    (n_regions,) float64
+        0 for a region whose border touches the shell's blocks.
+    """
+    from scipy.ndimage import distance_transform_cdt
+
+    free = np.ones(graph.n_blocks**3, dtype=bool)
+    free[graph.wall_blocks] = False
+    if free.all() or len(inner) == 0:
+        return np.zeros(n_regions)
+    blocks_to_wall = distance_transform_cdt(free.reshape((graph.n_blocks,) * 3), metric="chessboard").ravel()
+
+    def clearance(nodes):  # blocks between a node's block and the nearest wall block; 0 for wall nodes
+        out = np.zeros(len(nodes), dtype=np.int64)
+        is_free = nodes > graph.n_wall_nodes
+        out[is_free] = blocks_to_wall[nodes[is_free] - graph.n_wall_nodes - 1] - 1
+        return out
+
+    k = np.minimum(clearance(inner), clearance(outer))
+    bound = np.where(k > 0, 2.0 * (graph.block * k + 1 - np.sqrt(3.0)) + 1.0 + 2.0 * eps_voxels, 0.0)
+    out = np.zeros(n_regions)
+    np.maximum.at(out, regions[inner], bound)
+    return out
+
+
 def _grow(edges: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """``nodes`` and their neighbours over ``edges``, sorted unique."""
     touching = edges[np.isin(edges[:, 0], nodes) | np.isin(edges[:, 1], nodes)]
@@ -337,15 +384,23 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     both_exterior = exterior[edges[:, 0]] & exterior[edges[:, 1]]
     # The zone: candidate nodes on a region's border and the exterior nodes across it; it grows while caps leak.
     border = edges[both_exterior & (candidates[edges[:, 0]] != candidates[edges[:, 1]])]
+    inner, outer = np.where(candidates[border[:, 0]], border[:, 0], border[:, 1]), np.where(
+        candidates[border[:, 0]], border[:, 1], border[:, 0])
+    # Regions whose border runs through free space far from the shell have an opening wider than their
+    # limit whatever its caps: they stay open without tracing them (a tub's top, a room's open side).
+    bounds = opening_lower_bounds(graph, inner, outer, regions, n_regions, eps_voxels)
+    rejected = bounds > limit
+    stats["fill_regions_open_early"] = int(rejected.sum())
+    if rejected.any():
+        stats["fill_open_early_width_bound"] = float(bounds[rejected].min())
+    traced = ~rejected[regions[inner]]
+    border, inner, outer = border[traced], inner[traced], outer[traced]
     zone_nodes = np.unique(border.ravel())
     # One node further on both sides from the start: a cap's level set often leaves the border nodes.
     zone_nodes = _grow(edges[both_exterior], zone_nodes)
     # Exterior nodes across a region's border belong to its openings too (a cap's high side can lie in them).
     node_region = regions.copy()
-    inner, outer = np.where(candidates[border[:, 0]], border[:, 0], border[:, 1]), np.where(
-        candidates[border[:, 0]], border[:, 1], border[:, 0])
     node_region[outer] = regions[inner]
-    rejected = np.zeros(n_regions, dtype=bool)
     refilled = None
     for round_ in range(max_rounds):
         stats["fill_rounds"] = round_ + 1
