@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point
 from .band import band_distances
@@ -102,6 +103,20 @@ def crossing_blocks(seed_blocks: np.ndarray, n_blocks: int) -> np.ndarray:
     return np.unique(np.ravel_multi_index(candidates.T, (n_blocks,) * 3))
 
 
+@njit(cache=True, parallel=True)
+def _signed_field(band_udf, exterior, eps, floor, far, store):
+    """``store[:len(band_udf)]`` = the inside-negative field: ``|udf - eps|`` (at least ``floor``) in the
+    band, ``far`` off it; shell voxels (``udf < eps``) are negative whatever the flood fill says, the
+    rest take its sign."""
+    for b in prange(band_udf.shape[0]):
+        for i in range(band_udf.shape[1]):
+            for j in range(band_udf.shape[2]):
+                for k in range(band_udf.shape[3]):
+                    u = band_udf[b, i, j, k]
+                    magnitude = max(abs(u - eps), floor) if np.isfinite(u) else far
+                    store[b, i, j, k] = magnitude if exterior[b, i, j, k] and not u < eps else -magnitude
+
+
 def surface_from_exterior(
     lookup, band_padded: np.ndarray, udf: np.ndarray, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int,
     field_voxels: np.ndarray | None = None, field_values: np.ndarray | None = None,
@@ -140,16 +155,11 @@ def surface_from_exterior(
         band_padded = np.concatenate([band_padded, field_voxels])
         udf = np.concatenate([udf, np.full(len(field_voxels), np.inf)])
     band_blocks, band_udf = scatter_into_blocks(band_padded, udf.astype(np.float32), n_blocks, np.inf, block)
-    exterior = lookup.voxels_in_blocks(band_blocks)
-    in_band = np.isfinite(band_udf)
-    shell = band_udf < eps
-    offset = band_udf - np.float32(eps)
-    magnitude = np.where(in_band, np.maximum(np.abs(offset), np.float32(1e-3 * far)), np.float32(far))
-    # Shell voxels are negative whatever the flood fill says; the rest take its sign.
     store = np.empty((len(band_blocks) + 2, block, block, block), dtype=np.float32)
-    store[:-2] = np.where(exterior & ~shell, magnitude, -magnitude)
+    _signed_field(band_udf, lookup.voxels_in_blocks(band_blocks), np.float32(eps), np.float32(1e-3 * far),
+                  np.float32(far), store)
     store[-2], store[-1] = far, -far
-    del band_udf, exterior, in_band, shell, offset, magnitude
+    del band_udf
     if given:
         slot = np.searchsorted(band_blocks, linear_block_ids(field_voxels, n_blocks, block))
         local = field_voxels % block
