@@ -130,3 +130,31 @@ def test_cap_field_never_meshes_an_inverted_void():
     result = watertight_mesh(source.vertices, source.faces, 256)
     record = validate_mesh(result.vertices, result.faces)
     assert result.stats["fill"] == "filled" and record["reasons"] == [] and record["components"] == 1
+
+
+@pytest.mark.parametrize("name", ["cup", "room open on one side, box inside", "mask"])
+def test_leaving_wide_regions_open_early_changes_no_decision(name, monkeypatch):
+    """The block-distance bound only skips tracing caps that would be too wide: the same mesh without it."""
+    from shapeprep.watertight import holes
+
+    case = next(case for case in CASES if case.name == name)
+    early = watertight_mesh(case.vertices, case.faces, RESOLUTION)
+    assert early.stats["fill_regions_open_early"] > 0
+    monkeypatch.setattr(holes, "opening_lower_bounds", lambda graph, inner, *rest: np.zeros(int(rest[-2])))
+    widths, trace = [], holes._caps
+
+    def recording(*args):
+        caps = trace(*args)
+        widths.append(caps.widths)
+        return caps
+
+    monkeypatch.setattr(holes, "_caps", recording)
+    traced = watertight_mesh(case.vertices, case.faces, RESOLUTION)
+    assert traced.stats["fill_regions_open_early"] == 0
+    assert early.stats["fill"] == traced.stats["fill"]
+    assert early.stats["fill_regions_filled"] == traced.stats["fill_regions_filled"]
+    assert early.stats["reclaimed_voxels"] == traced.stats["reclaimed_voxels"]
+    assert np.array_equal(early.faces, traced.faces) and np.array_equal(early.vertices, traced.vertices)
+    # The bound is a bound: the widest opening traced is at least as wide (one region in these cases).
+    assert early.stats["fill_regions"] == 1
+    assert 0 < early.stats["fill_open_early_width_bound"] <= max(w.max() for w in widths)
