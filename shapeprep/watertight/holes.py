@@ -27,8 +27,9 @@ really is open. What separates the two is the width of the openings:
    wide. A region whose border with the exterior runs through free blocks
    far from the shell is left open before its caps are traced
    (:func:`opening_lower_bounds`: a tub's top, a room's open side, a mask);
-   otherwise, when every opening is narrow enough, then its caps become walls and the flood fill runs again. When the
-   region still leaks (the level set left the zone searched), the zone grows
+   otherwise, when every opening is narrow enough, its caps become walls and
+   the flood fill runs again. When the region still leaks (the level set
+   left the zone searched), the zone grows
    by one graph node and the caps are found again, a few times at most;
    a region that still leaks stays open. Wide openings stay open.
 6. **Smooth caps.** Cap voxels off the distance band carry
