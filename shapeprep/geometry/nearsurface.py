@@ -242,6 +242,39 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
 
 
 @njit(cache=True, parallel=True)
+def _compact_band(squared, face, cells, n_cells, band2):
+    """The grid points of ``_grid_cells``'s output closer than the band, cell by cell, points in raster order:
+    ``(indices (n, 3) int64, udf (n,), faces (n,))``."""
+    block = squared.shape[1]
+    counts = np.zeros(cells.shape[0] + 1, np.int64)
+    for slot in prange(cells.shape[0]):
+        found = 0
+        for i in range(block):
+            for j in range(block):
+                for k in range(block):
+                    if squared[slot, i, j, k] < band2:
+                        found += 1
+        counts[slot + 1] = found
+    starts = np.cumsum(counts)
+    indices = np.empty((starts[-1], 3), np.int64)
+    udf = np.empty(starts[-1])
+    faces = np.empty(starts[-1], np.int64)
+    for slot in prange(cells.shape[0]):
+        code = cells[slot]
+        ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
+        row = starts[slot]
+        for i in range(block):
+            for j in range(block):
+                for k in range(block):
+                    if squared[slot, i, j, k] < band2:
+                        indices[row, 0], indices[row, 1], indices[row, 2] = ci * block + i, cj * block + j, ck * block + k
+                        udf[row] = math.sqrt(squared[slot, i, j, k])
+                        faces[row] = face[slot, i, j, k]
+                        row += 1
+    return indices, udf, faces
+
+
+@njit(cache=True, parallel=True)
 def _points_closest(vertices, faces, points, point_starts, cell_slot, starts, tris, reach):
     """Closest point, squared distance and face for points grouped by cell (``inf``/-1 beyond ``reach``).
 
@@ -413,7 +446,6 @@ class GridBand(NearSurface):
         """
         self._bin()
         block, n_cells = self.block, self.n_cells
-        offsets = np.stack(np.meshgrid(*(np.arange(block),) * 3, indexing="ij"), axis=-1).reshape(-1, 3)
         band2 = self.reach * self.reach
         indices, udf, nearest, evaluations = [], [], [], 0
         for begin in range(0, len(self.cells), GRID_BATCH_CELLS):
@@ -422,21 +454,18 @@ class GridBand(NearSurface):
             squared, face, counted = _grid_cells(self.vertices, self.faces, cells, starts, self.tris, n_cells, block,
                                                  self.resolution, self.spacing, self.reach)
             evaluations += int(counted.sum())
-            squared = squared.reshape(len(cells), -1)
-            keep = squared < band2
-            slot, point = np.nonzero(keep)
-            corner = np.stack([cells // (n_cells * n_cells), (cells // n_cells) % n_cells, cells % n_cells], 1)
-            indices.append(corner[slot] * block + offsets[point])
-            udf.append(np.sqrt(squared[keep]))
+            batch_indices, batch_udf, batch_faces = _compact_band(squared, face, cells, n_cells, band2)
+            indices.append(batch_indices)
+            udf.append(batch_udf)
             if with_faces:
-                nearest.append(face.reshape(len(cells), -1)[keep])
+                nearest.append(batch_faces)
         indices = np.concatenate(indices) if indices else np.zeros((0, 3), np.int64)
         udf = np.concatenate(udf) if udf else np.zeros(0)
         stats = {"candidate_points": int(len(self.cells)) * block**3, "distance_evaluations": evaluations,
                  "cells": int(len(self.cells)), "pairs": self.pairs}
         if with_faces:
-            return indices.astype(np.int64), udf, stats, (np.concatenate(nearest) if nearest else np.zeros(0, np.int64))
-        return indices.astype(np.int64), udf, stats
+            return indices, udf, stats, (np.concatenate(nearest) if nearest else np.zeros(0, np.int64))
+        return indices, udf, stats
 
 
 class ExactDistance(DistanceQueries):
