@@ -14,6 +14,7 @@ voxel for ``scipy.ndimage.label``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit, prange
@@ -127,8 +128,8 @@ class FloodGraph:
         Sorted linear ids of blocks holding shell voxels.
     wall_labels : (w, block, block, block) int32
     n_wall_nodes : int
-    edges : (e, 2) int64
-        Node pairs that touch across a block face.
+    wall_edges : (e, 2) int64
+        Node pairs with a wall node that touch across a block face.
     outside_node : int
         Node of the padding voxel ``(0, 0, 0)``, which is always exterior.
     """
@@ -138,8 +139,26 @@ class FloodGraph:
     wall_blocks: np.ndarray
     wall_labels: np.ndarray
     n_wall_nodes: int
-    edges: np.ndarray
+    wall_edges: np.ndarray
     outside_node: int
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """``(E, 2)`` int64: every pair of nodes touching across a block face (free-block pairs, then
+        :attr:`wall_edges`); built on first use (the flood fill itself labels the free blocks as a grid)."""
+        n = self.n_blocks
+        free = np.ones(n**3, dtype=bool)
+        free[self.wall_blocks] = False
+        ids = np.arange(n**3, dtype=np.int64).reshape((n,) * 3)
+        pairs = [self.wall_edges]
+        for axis in range(3):
+            lower = [slice(None)] * 3
+            lower[axis] = slice(None, -1)
+            lo = ids[tuple(lower)].ravel()
+            hi = lo + n ** (2 - axis)
+            both = free[lo] & free[hi]
+            pairs.insert(axis, np.stack([lo[both], hi[both]], axis=1) + self.n_wall_nodes + 1)
+        return np.concatenate(pairs)
 
     @property
     def n_nodes(self) -> int:
@@ -235,6 +254,71 @@ def wall_face_edges(
     return _wall_face_edges(lo_slots, hi_slots, lo_nodes, hi_nodes, axes, wall_labels)
 
 
+@njit(cache=True, parallel=True)
+def _label_blocks(shell, labels, counts):
+    size = shell.shape[1]
+    for b in prange(shell.shape[0]):
+        stack = np.empty(size * size * size, np.int64)
+        found = 0
+        for start in range(size * size * size):  # raster order: components numbered by their first voxel
+            i0, rest = divmod(start, size * size)
+            j0, k0 = divmod(rest, size)
+            if shell[b, i0, j0, k0] or labels[b, i0, j0, k0] != 0:
+                continue
+            found += 1
+            labels[b, i0, j0, k0] = found
+            stack[0] = start
+            top = 1
+            while top > 0:
+                top -= 1
+                i, rest = divmod(stack[top], size * size)
+                j, k = divmod(rest, size)
+                for axis in range(3):
+                    for step in (-1, 1):
+                        ni, nj, nk = i + step * (axis == 0), j + step * (axis == 1), k + step * (axis == 2)
+                        if 0 <= ni < size and 0 <= nj < size and 0 <= nk < size and not shell[b, ni, nj, nk] \
+                                and labels[b, ni, nj, nk] == 0:
+                            labels[b, ni, nj, nk] = found
+                            stack[top] = (ni * size + nj) * size + nk
+                            top += 1
+        counts[b] = found
+
+
+@njit(cache=True, parallel=True)
+def _offset_labels(labels, offsets):
+    for b in prange(labels.shape[0]):
+        flat = labels[b].ravel()
+        for v in range(flat.shape[0]):
+            if flat[v] != 0:
+                flat[v] += offsets[b]
+
+
+def label_free_runs(shell: np.ndarray) -> tuple[np.ndarray, int]:
+    """6-connected runs of free voxels inside each block, numbered across blocks.
+
+    Parameters
+    ----------
+    shell : (w, b, b, b) bool
+        Shell voxels of each wall block.
+
+    Returns
+    -------
+    labels : (w, b, b, b) int32
+        0 at shell voxels; runs numbered from 1, block after block, each
+        block's in the raster order of their first voxel (what
+        ``scipy.ndimage.label`` gives with no connectivity across blocks).
+    count : int
+    """
+    labels = np.zeros(shell.shape, dtype=np.int32)
+    if len(shell) == 0:
+        return labels, 0
+    counts = np.zeros(len(shell), dtype=np.int64)
+    _label_blocks(np.ascontiguousarray(shell), labels, counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+    _offset_labels(labels, offsets)
+    return labels, int(counts.sum())
+
+
 def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BLOCK) -> FloodGraph:
     """Graph of the free space around a shell.
 
@@ -248,49 +332,40 @@ def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BL
     -------
     FloodGraph
     """
-    from scipy import ndimage
-
     n_blocks = blocks_per_axis(resolution, block)
     wall_blocks, wall_shell = scatter_into_blocks(shell_padded, np.ones(len(shell_padded), bool), n_blocks, False, block)
-    # Label each block on its own: no connectivity along the stacking axis.
-    structure = np.zeros((3, 3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(3, 1)
-    wall_labels = np.empty(wall_shell.shape, dtype=np.int32)
-    n_wall_nodes = int(ndimage.label(~wall_shell, structure=structure, output=wall_labels)) if len(wall_blocks) else 0
+    wall_labels, n_wall_nodes = label_free_runs(wall_shell)
     del wall_shell
 
-    slot = np.full((n_blocks,) * 3, -1, dtype=np.int64)
-    slot.ravel()[wall_blocks] = np.arange(len(wall_blocks))
-    block_id = np.arange(n_blocks**3, dtype=np.int64).reshape((n_blocks,) * 3)
     free_node_base = n_wall_nodes + 1
-    edges, lo_slots, hi_slots, lo_nodes, hi_nodes, axes = [], [], [], [], [], []
-    for axis in range(3):
-        lower = [slice(None)] * 3
-        upper = [slice(None)] * 3
-        lower[axis] = slice(None, -1)
-        upper[axis] = slice(1, None)
-        slot_lo, slot_hi = slot[tuple(lower)].ravel(), slot[tuple(upper)].ravel()
-        id_lo, id_hi = block_id[tuple(lower)].ravel(), block_id[tuple(upper)].ravel()
-        both_free = (slot_lo < 0) & (slot_hi < 0)
-        # A free block is one node: two free blocks touch once.
-        edges.append(np.stack([id_lo[both_free] + free_node_base, id_hi[both_free] + free_node_base], axis=1))
-        walled = ~both_free
-        lo_slots.append(slot_lo[walled])
-        hi_slots.append(slot_hi[walled])
-        lo_nodes.append(id_lo[walled] + free_node_base)
-        hi_nodes.append(id_hi[walled] + free_node_base)
-        axes.append(np.full(int(walled.sum()), axis, dtype=np.int64))
-    del slot_lo, slot_hi, id_lo, id_hi, block_id
-    edges.append(wall_face_edges(np.concatenate(lo_slots), np.concatenate(hi_slots), np.concatenate(lo_nodes),
-                                 np.concatenate(hi_nodes), np.concatenate(axes), wall_labels))
-    edges = np.concatenate(edges).astype(np.int64, copy=False)
+    slot = np.full(n_blocks**3, -1, dtype=np.int64)
+    slot[wall_blocks] = np.arange(len(wall_blocks))
+    coords = np.stack(np.unravel_index(wall_blocks, (n_blocks,) * 3), axis=1)
+    lo_blocks, hi_blocks, axes = [], [], []
+    for axis in range(3):  # block pairs along each axis with a wall block on either side, each once
+        step = n_blocks ** (2 - axis)
+        has_upper = coords[:, axis] < n_blocks - 1
+        lo_blocks.append(wall_blocks[has_upper])
+        hi_blocks.append(wall_blocks[has_upper] + step)
+        lower = wall_blocks[coords[:, axis] > 0] - step
+        free_lower = slot[lower] < 0  # a wall block below was counted as the lower of this pair
+        lo_blocks.append(lower[free_lower])
+        hi_blocks.append(lower[free_lower] + step)
+        axes.append(np.full(int(has_upper.sum()) + int(free_lower.sum()), axis, dtype=np.int64))
+    lo_blocks, hi_blocks = np.concatenate(lo_blocks), np.concatenate(hi_blocks)
+    wall_edges = wall_face_edges(slot[lo_blocks], slot[hi_blocks], lo_blocks + free_node_base,
+                                 hi_blocks + free_node_base, np.concatenate(axes), wall_labels)
 
-    outside = free_node_base + 0 if slot.ravel()[0] < 0 else int(wall_labels[slot.ravel()[0], 0, 0, 0])
-    return FloodGraph(n_blocks, block, wall_blocks, wall_labels, n_wall_nodes, edges, int(outside))
+    outside = free_node_base + 0 if slot[0] < 0 else int(wall_labels[slot[0], 0, 0, 0])
+    return FloodGraph(n_blocks, block, wall_blocks, wall_labels, n_wall_nodes, wall_edges, int(outside))
 
 
 def exterior_nodes(graph: FloodGraph, blocked: np.ndarray | None = None) -> np.ndarray:
     """Nodes connected to the outside.
+
+    The free blocks are labelled as one grid (``scipy.ndimage.label``, 6-connected:
+    exactly the free-block edges), so that the graph left to search holds the
+    wall nodes and one node per component of free blocks.
 
     Parameters
     ----------
@@ -302,20 +377,37 @@ def exterior_nodes(graph: FloodGraph, blocked: np.ndarray | None = None) -> np.n
     -------
     (n_nodes,) bool
     """
+    from scipy import ndimage
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    edges = graph.edges
+    base = graph.n_wall_nodes + 1
+    free = np.ones(graph.n_blocks**3, dtype=bool)
+    free[graph.wall_blocks] = False
+    if blocked is not None:
+        free &= ~blocked[base:]
+    component, n_components = ndimage.label(free.reshape((graph.n_blocks,) * 3))
+    component = component.ravel().astype(np.int64)
+    edges = graph.wall_edges
     if blocked is not None:
         edges = edges[~(blocked[edges[:, 0]] | blocked[edges[:, 1]])]
-    n = graph.n_nodes
-    adjacency = coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    _, component = connected_components(adjacency, directed=False)
-    exterior = component == component[graph.outside_node]
-    exterior[0] = False
-    exterior[graph.free_block_node(graph.wall_blocks)] = False
+
+    def compact(nodes):  # wall node k -> k; free block -> n_wall_nodes + its component (>= 1)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        return np.where(nodes >= base, graph.n_wall_nodes + component[np.maximum(nodes - base, 0)], nodes)
+
+    n = base + n_components
+    small = compact(edges)
+    adjacency = coo_matrix((np.ones(len(small), dtype=np.int8), (small[:, 0], small[:, 1])), shape=(n, n))
+    _, label = connected_components(adjacency, directed=False)
+    outside = compact([graph.outside_node])[0]
+    reached = label == label[outside]
+    exterior = np.zeros(graph.n_nodes, dtype=bool)
+    exterior[1:base] = reached[1:base]
+    exterior[base:] = (component > 0) & reached[np.where(component > 0, graph.n_wall_nodes + component, 0)]
     if blocked is not None:
         exterior &= ~blocked
+    exterior[0] = False
     return exterior
 
 
