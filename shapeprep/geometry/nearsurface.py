@@ -509,9 +509,11 @@ class ExactDistance(DistanceQueries):
         if not (isinstance(near, GridBand) and near.resolution == resolution and near.reach >= band):
             near = GridBand(self.vertices, self.faces, resolution, band)
         indices, udf, stats = near.grid_band()
-        keep = udf < band
         self.band_stats = stats
-        return indices[keep], udf[keep], stats["candidate_points"]
+        keep = udf < band
+        if not keep.all():  # a wider index than asked for
+            indices, udf = indices[keep], udf[keep]
+        return indices, udf, stats["candidate_points"]
 
     @property
     def far(self):

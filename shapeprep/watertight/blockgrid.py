@@ -46,8 +46,16 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
     -------
     (n,) int64
     """
-    b = padded_indices // block
-    return (b[:, 0] * n_blocks + b[:, 1]) * n_blocks + b[:, 2]
+    return _linear_block_ids(np.ascontiguousarray(padded_indices, dtype=np.int64), n_blocks, block)
+
+
+@njit(cache=True, parallel=True)
+def _linear_block_ids(padded_indices, n_blocks, block):
+    out = np.empty(padded_indices.shape[0], np.int64)
+    for i in prange(padded_indices.shape[0]):
+        out[i] = (padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks \
+            + padded_indices[i, 2] // block
+    return out
 
 
 def block_origins(block_ids: np.ndarray, n_blocks: int, block: int = BLOCK) -> np.ndarray:
