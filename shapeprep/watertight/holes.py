@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..geometry.grid import VoxelSet, grid_spacing, index_to_point, voxel_components
+from ..geometry.topology import edge_face_counts, winding_is_consistent
 from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
 
 #: The 6 face neighbours of a voxel.
@@ -306,6 +307,12 @@ def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padd
     return caps, piece_ok, walls, graph, exterior_nodes(graph), region_ok
 
 
+def closed_and_consistent(faces: np.ndarray) -> bool:
+    """Every edge shared by exactly two faces that traverse it in opposite directions."""
+    _, counts = edge_face_counts(faces)
+    return bool((counts == 2).all()) and winding_is_consistent(faces)
+
+
 def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
                       vertices: np.ndarray, faces: np.ndarray, resolution: int, eps_voxels: float,
                       max_hole_voxels: float, threshold: float = 0.5, max_rounds: int = 4,
@@ -337,6 +344,10 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     nodes = np.flatnonzero(exterior)
     nodes = nodes[nodes != graph.outside_node]
     if len(nodes) == 0 or len(faces) == 0:
+        return nothing
+    if threshold > COARSE_MARGIN and closed_and_consistent(faces):
+        # A closed, consistently wound surface has winding number 0 everywhere the flood fill reaches
+        # (it changes only across the surface, which the shell covers): no candidates, nothing to orient.
         return nothing
     import igl
 
