@@ -241,6 +241,53 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
     return out, nearest, evaluations
 
 
+@njit(cache=True)
+def _points_by_cell(points, origin, cell, n_cells):
+    """Points grouped by the index cell holding them (code -1: outside the index), by x within a cell.
+
+    Returns ``(order, codes, starts)``: ``points[order[starts[g]:starts[g + 1]]]`` lie in cell ``codes[g]``
+    (codes ascending), sorted by x. A counting sort over the cells, then a sort per cell.
+    """
+    n = points.shape[0]
+    n_codes = n_cells * n_cells * n_cells
+    code = np.empty(n, np.int64)
+    for p in range(n):
+        c = 0
+        outside = False
+        for axis in range(3):
+            position = (points[p, axis] - origin[axis]) / cell
+            if not (0.0 <= position < n_cells):  # NaN too
+                outside = True
+                break
+            c = c * n_cells + min(int(position), n_cells - 1)
+        code[p] = -1 if outside else c
+    counts = np.zeros(n_codes + 2, np.int64)  # bucket 0: outside; bucket c + 1: cell c
+    for p in range(n):
+        counts[code[p] + 2] += 1
+    used = 0
+    for bucket in range(n_codes + 1):
+        if counts[bucket + 1] > 0:
+            used += 1
+        counts[bucket + 1] += counts[bucket]
+    codes = np.empty(used, np.int64)
+    starts = np.empty(used + 1, np.int64)
+    slot = 0
+    for bucket in range(n_codes + 1):
+        if counts[bucket + 1] > counts[bucket]:
+            codes[slot] = bucket - 1
+            starts[slot] = counts[bucket]
+            slot += 1
+    starts[used] = n
+    order = np.empty(n, np.int64)
+    for p in range(n):
+        order[counts[code[p] + 1]] = p
+        counts[code[p] + 1] += 1
+    for g in range(used):
+        members = order[starts[g]:starts[g + 1]]
+        members[:] = members[np.argsort(points[members, 0], kind="mergesort")]
+    return order, codes, starts
+
+
 @njit(cache=True, parallel=True)
 def _compact_band(squared, face, cells, n_cells, band2):
     """The grid points of ``_grid_cells``'s output closer than the band, cell by cell, points in raster order:
@@ -393,14 +440,7 @@ class NearSurface:
         self._bin()
         if len(self.cells) == 0 or len(points) == 0:
             return np.full(len(points), np.inf), np.full(len(points), -1, np.int64), np.full((len(points), 3), np.nan)
-        cell_index = np.floor((points - self.origin) / self.cell).astype(np.int64)
-        inside = ((cell_index >= 0) & (cell_index < self.n_cells)).all(axis=1)
-        code = np.where(inside, (cell_index[:, 0] * self.n_cells + cell_index[:, 1]) * self.n_cells
-                        + cell_index[:, 2], -1)
-        order = np.lexsort((points[:, 0], code))
-        code_sorted = code[order]
-        groups, first = np.unique(code_sorted, return_index=True)
-        point_starts = np.append(first, len(points)).astype(np.int64)
+        order, groups, point_starts = _points_by_cell(points, self.origin, self.cell, self.n_cells)
         slot = np.minimum(np.searchsorted(self.cells, groups), len(self.cells) - 1)
         known = (groups >= 0) & (self.cells[slot] == groups)
         cell_slot = np.where(known, slot, -1).astype(np.int64)
