@@ -50,33 +50,43 @@ def _select(order, keys, first, last, k):
             return
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _median_split_order(centres, size, leaf):
     """Triangle order for the heap-ordered tree: each node splits its triangles at the median of the
-    longest axis of their centres' box (the left child takes as many whole leaves as the right)."""
+    longest axis of their centres' box (the left child takes as many whole leaves as the right).
+
+    The nodes of one depth own disjoint ranges of the order: they are split in parallel, level by level.
+    """
     m = centres.shape[0]
     order = np.arange(m)
     keys = np.empty(m)
-    for node in range(size - 1):
-        depth = 0
-        while (1 << (depth + 1)) - 1 <= node:
-            depth += 1
+    depth = 0
+    while (1 << depth) - 1 < size - 1:
+        level_first, level_count = (1 << depth) - 1, 1 << depth
         span = size >> depth
-        leaf_first = (node - ((1 << depth) - 1)) * span
-        first, last = leaf_first * leaf, min((leaf_first + span) * leaf, m)
-        middle = min((leaf_first + span // 2) * leaf, m)
-        if last - first <= leaf or middle <= first or middle >= last:
-            continue
-        low = np.full(3, np.inf)
-        high = np.full(3, -np.inf)
-        for slot in range(first, last):
-            for axis in range(3):
-                low[axis] = min(low[axis], centres[order[slot], axis])
-                high[axis] = max(high[axis], centres[order[slot], axis])
-        axis = np.argmax(high - low)
-        for slot in range(first, last):
-            keys[order[slot]] = centres[order[slot], axis]
-        _select(order, keys, first, last, middle)
+        for index in prange(level_count):
+            leaf_first = index * span
+            first, last = leaf_first * leaf, min((leaf_first + span) * leaf, m)
+            middle = min((leaf_first + span // 2) * leaf, m)
+            if last - first <= leaf or middle <= first or middle >= last:
+                continue
+            lx, ly, lz = np.inf, np.inf, np.inf
+            hx, hy, hz = -np.inf, -np.inf, -np.inf
+            for slot in range(first, last):
+                t = order[slot]
+                lx, ly, lz = min(lx, centres[t, 0]), min(ly, centres[t, 1]), min(lz, centres[t, 2])
+                hx, hy, hz = max(hx, centres[t, 0]), max(hy, centres[t, 1]), max(hz, centres[t, 2])
+            axis = 0
+            if hy - ly > hx - lx and hy - ly >= hz - lz:
+                axis = 1
+            elif hz - lz > hx - lx and hz - lz > hy - ly:
+                axis = 2
+            for slot in range(first, last):
+                keys[order[slot]] = centres[order[slot], axis]
+            _select(order, keys, first, last, middle)
+        depth += 1
+        if level_first + level_count >= size - 1:
+            break
     return order
 
 
