@@ -68,6 +68,7 @@ def measure_engines(path: Path, resolution: int, threads: int = 2, peer_timeout:
     row = {"faces_in": len(source.faces), "wall": time.perf_counter() - start,
            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "faces": len(ours.faces),
            "band_voxels": ours.stats["band_voxels"], "evaluations": ours.stats.get("distance_evaluations", 0),
+           "fill": ours.stats.get("fill", ""), "reclaimed_voxels": ours.stats.get("reclaimed_voxels", 0),
            **{key: value for key, value in ours.stats.items() if key.startswith("seconds_")}}
     row["us_per_band_voxel"] = 1e6 * row["seconds_distance"] / max(row["band_voxels"], 1)
     if peer_timeout > 0:
@@ -104,7 +105,7 @@ def quantiles(values) -> str:
 
 
 def distribution(resolution: int, threads: int, peer_timeout: float, timeout: float, limit: int | None,
-                 folders=(SHARED, CORPUS)) -> None:
+                 folders=(SHARED, CORPUS), out: Path | None = None) -> None:
     """p50 / p90 / p99 / max per phase over the shared meshes and the corpus, ours and the libigl AABB peer."""
     files = mesh_files(*folders)[:limit]
     rows, failed = {}, {}
@@ -154,6 +155,8 @@ def distribution(resolution: int, threads: int, peer_timeout: float, timeout: fl
         for name, row in slowest))
     if failed:
         print("not measured: " + "; ".join(f"{name}: {why}" for name, why in failed.items()))
+    if out is not None:
+        out.write_text(json.dumps({"resolution": resolution, "rows": rows, "failed": failed}, indent=1))
 
 
 def lost_parts(source_vertices, source_faces, out_vertices, out_faces, voxel, eps) -> tuple[int, int]:
@@ -333,6 +336,7 @@ def main() -> None:
                         help="Seconds the libigl-AABB peer may take per object in --distribution (0: no peer).")
     parser.add_argument("--limit", type=int, default=None, help="First N files of the distribution only.")
     parser.add_argument("--shared-only", action="store_true", help="Distribution over ../shared/meshes only.")
+    parser.add_argument("--out", type=Path, default=None, help="--distribution: per-object rows as JSON (RES is appended).")
     args = parser.parse_args()
     if args.engines:
         path, resolution, threads, peer_timeout = args.engines
@@ -341,7 +345,8 @@ def main() -> None:
     if args.distribution is not None:
         for resolution in args.distribution or [256]:
             distribution(resolution, args.threads, args.peer_timeout, args.timeout, args.limit,
-                         (SHARED,) if args.shared_only else (SHARED, CORPUS))
+                         (SHARED,) if args.shared_only else (SHARED, CORPUS),
+                         args.out.with_suffix(f".{resolution}.json") if args.out else None)
         return
     if args.one:
         method, path, resolution = args.one
