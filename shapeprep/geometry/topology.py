@@ -35,6 +35,60 @@ def edge_keys(edges: np.ndarray, n_vertices: int) -> np.ndarray:
     return edges[:, 0].astype(np.int64) * n_vertices + edges[:, 1]
 
 
+class HalfEdges:
+    """The half-edges of a face array grouped by undirected edge: one stable sort shared by the edge checks.
+
+    Parameters
+    ----------
+    faces : (m, 3) int64
+    n_vertices : int, optional
+        At least ``faces.max() + 1`` (the default).
+
+    Attributes
+    ----------
+    keys : (3 m,) int64
+        Undirected edge key of each half-edge (:func:`directed_edges` order).
+    order : (3 m,) int64
+        Half-edges sorted by key, stably.
+    starts : (e + 1,) int64
+        ``order[starts[i]:starts[i + 1]]`` are the half-edges of undirected edge ``i`` (keys ascending).
+    """
+
+    def __init__(self, faces: np.ndarray, n_vertices: int | None = None):
+        self.faces = np.ascontiguousarray(faces, dtype=np.int64)
+        used = int(self.faces.max()) + 1 if len(self.faces) else 0
+        self.n_vertices = used if n_vertices is None else max(int(n_vertices), used)
+        half = directed_edges(self.faces)
+        self.forward = half[:, 0] < half[:, 1]
+        self.keys = edge_keys(np.sort(half, axis=1), self.n_vertices)
+        self.order = np.argsort(self.keys, kind="stable")
+        sorted_keys = self.keys[self.order]
+        self.starts = np.concatenate([[0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1, [len(sorted_keys)]])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Faces per undirected edge: ``(e,)`` int64."""
+        return np.diff(self.starts)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Undirected edges, sorted vertex pairs in key order: ``(e, 2)`` int64."""
+        keys = self.keys[self.order[self.starts[:-1]]]
+        return np.stack([keys // self.n_vertices, keys % self.n_vertices], axis=1)
+
+    def consistent(self) -> bool:
+        """True when no directed edge is used twice (neighbours traverse shared edges oppositely)."""
+        if len(self.order) == 0:
+            return True
+        forward = np.add.reduceat(self.forward[self.order].astype(np.int64), self.starts[:-1])
+        return not bool(((forward > 1) | (self.counts - forward > 1)).any())
+
+    def non_manifold_vertices(self) -> int:
+        """Vertices whose incident faces do not form a single edge-connected fan (see
+        :func:`non_manifold_vertex_count`)."""
+        return int(_count_split_fans(self.faces, self.order, self.keys, self.n_vertices))
+
+
 def edge_face_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Undirected edges and how many faces use each.
 
@@ -44,16 +98,13 @@ def edge_face_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Sorted vertex pairs.
     counts : (e,) int64
     """
-    n_vertices = int(faces.max()) + 1
-    half = np.sort(directed_edges(faces), axis=1)
-    keys, counts = np.unique(edge_keys(half, n_vertices), return_counts=True)
-    return np.stack([keys // n_vertices, keys % n_vertices], axis=1), counts
+    table = HalfEdges(faces)
+    return table.edges, table.counts
 
 
 def winding_is_consistent(faces: np.ndarray) -> bool:
     """True when no directed edge is used twice (neighbours traverse shared edges oppositely)."""
-    keys = np.sort(edge_keys(directed_edges(faces), int(faces.max()) + 1))
-    return not bool((keys[1:] == keys[:-1]).any())
+    return HalfEdges(faces).consistent()
 
 
 def non_manifold_vertex_count(faces: np.ndarray, n_vertices: int) -> int:
@@ -73,10 +124,7 @@ def non_manifold_vertex_count(faces: np.ndarray, n_vertices: int) -> int:
     -------
     int
     """
-    faces = np.ascontiguousarray(faces, dtype=np.int64)
-    keys = edge_keys(np.sort(directed_edges(faces), axis=1), n_vertices)
-    order = np.argsort(keys, kind="stable")
-    return int(_count_split_fans(faces, order, keys, n_vertices))
+    return HalfEdges(faces, n_vertices).non_manifold_vertices()
 
 
 @njit(cache=True, inline="always")

@@ -13,14 +13,7 @@ import numpy as np
 from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
 from .surface import sample_surface, sample_surface_faces, triangle_areas
-from .topology import (
-    edge_face_counts,
-    euler_per_component,
-    face_components,
-    non_manifold_vertex_count,
-    signed_volumes,
-    winding_is_consistent,
-)
+from .topology import HalfEdges, euler_per_component, face_components, signed_volumes
 
 #: Distances up to this many voxels come from the binned index (:mod:`.nearsurface`), farther ones from libigl.
 DEVIATION_REACH_VOXELS = 3.0
@@ -48,12 +41,13 @@ def validate_mesh(vertices: np.ndarray, faces: np.ndarray) -> dict:
     reasons = []
     if len(faces) == 0:
         return {"faces": 0, "vertices": int(len(vertices)), "components": 0, "reasons": ["empty_mesh"]}
-    edges, counts = edge_face_counts(faces)
+    half_edges = HalfEdges(faces, len(vertices))
+    edges, counts = half_edges.edges, half_edges.counts
     boundary = int((counts == 1).sum())
     non_manifold_edges = int((counts > 2).sum())
     edge_manifold = boundary == 0 and non_manifold_edges == 0
-    consistent = winding_is_consistent(faces)
-    non_manifold_vertices = non_manifold_vertex_count(faces, len(vertices)) if edge_manifold else -1
+    consistent = half_edges.consistent()
+    non_manifold_vertices = half_edges.non_manifold_vertices() if edge_manifold else -1
     n_components, face_label = face_components(faces, len(vertices))
     volumes = signed_volumes(vertices, faces, face_label, n_components)
     euler = euler_per_component(faces, face_label, n_components, edges)

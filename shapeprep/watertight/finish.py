@@ -8,13 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..geometry.grid import grid_spacing
-from ..geometry.topology import (
-    edge_face_counts,
-    face_components,
-    non_manifold_vertex_count,
-    signed_volumes,
-    winding_is_consistent,
-)
+from ..geometry.topology import HalfEdges, face_components, signed_volumes
 from .band import band_width
 from .options import WatertightOptions
 
@@ -131,9 +125,9 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, target_faces: int) -> tupl
     out = meshes.current_mesh()
     out_vertices = np.asarray(out.vertex_matrix(), dtype=np.float64)
     out_faces = np.asarray(out.face_matrix(), dtype=np.int64)
-    _, counts = edge_face_counts(out_faces)
-    closed = len(out_faces) > 0 and bool((counts == 2).all())
-    if closed and winding_is_consistent(out_faces) and non_manifold_vertex_count(out_faces, len(out_vertices)) == 0:
+    half_edges = HalfEdges(out_faces, len(out_vertices)) if len(out_faces) else None
+    closed = half_edges is not None and bool((half_edges.counts == 2).all())
+    if closed and half_edges.consistent() and half_edges.non_manifold_vertices() == 0:
         return out_vertices, out_faces, "decimated"
     return vertices, faces, "reverted"
 

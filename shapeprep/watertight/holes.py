@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..geometry.grid import VoxelSet, grid_spacing, index_to_point, voxel_components
-from ..geometry.topology import edge_face_counts, winding_is_consistent
+from ..geometry.topology import HalfEdges
 from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
 
 #: The 6 face neighbours of a voxel.
@@ -311,8 +311,8 @@ def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padd
 
 def closed_and_consistent(faces: np.ndarray) -> bool:
     """Every edge shared by exactly two faces that traverse it in opposite directions."""
-    _, counts = edge_face_counts(faces)
-    return bool((counts == 2).all()) and winding_is_consistent(faces)
+    half_edges = HalfEdges(faces)
+    return bool((half_edges.counts == 2).all()) and half_edges.consistent()
 
 
 def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
