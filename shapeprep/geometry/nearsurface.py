@@ -120,7 +120,8 @@ def _triangle_distance2(vertices, faces, t, x, y, z):
 
 @njit(cache=True, parallel=True)
 def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_tris, fill):
-    """Per triangle, the cells whose centre is within ``reach`` + half a cell diagonal of it.
+    """Per triangle, the cells that its box grown by ``reach`` overlaps and whose centre is within
+    ``reach`` + half a cell diagonal of it (both necessary for a point of the cell to be within reach).
 
     With ``fill=False`` returns the count per triangle; with ``fill=True`` also
     writes ``(cell code, triangle)`` pairs from ``offsets[t]`` on.
@@ -133,9 +134,9 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
         a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
         lo = np.empty(3, np.int64)
         hi = np.empty(3, np.int64)
-        for axis in range(3):
-            low = min(vertices[a, axis], vertices[b, axis], vertices[c, axis]) - limit
-            high = max(vertices[a, axis], vertices[b, axis], vertices[c, axis]) + limit
+        for axis in range(3):  # a point within reach lies in the triangle's box grown by reach
+            low = min(vertices[a, axis], vertices[b, axis], vertices[c, axis]) - reach
+            high = max(vertices[a, axis], vertices[b, axis], vertices[c, axis]) + reach
             lo[axis] = max(int(math.floor((low - origin[axis]) / cell)), 0)
             hi[axis] = min(int(math.floor((high - origin[axis]) / cell)), n_cells - 1)
         found = 0
