@@ -17,12 +17,13 @@ structure stage of TRELLIS / Direct3D-S2-style models.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point
 from ..geometry.nearsurface import GridBand, closest_points_on_faces
-from ..geometry.surface import face_normals
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
 FEATURE_TOLERANCE = 1e-9
@@ -66,27 +67,80 @@ def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
 
     Returns
     -------
-    face_normal : (m, 3) unit face normals
-    edge_normal : (e, 3) sum of the two adjacent faces' unit normals, per unique edge
-    face_edges : (m, 3) the unique edge opposite each corner of each face
+    face_normal : (m, 3) unit face normals (zero for zero-area faces)
+    edge_normal : (e, 3) sum of the adjacent faces' unit normals, per undirected edge
+    face_edges : (m, 3) the edge opposite each corner of each face (rows of ``edge_normal``)
     vertex_normal : (n, 3) angle-weighted sum of incident unit face normals
     """
-    import igl
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    face_normal, angles = _normals_and_angles(vertices, faces)
+    face_edges, n_edges = _edge_index(faces, len(vertices))
+    edge_normal, vertex_normal = _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, len(vertices))
+    return face_normal, edge_normal, face_edges, vertex_normal
 
-    # Marching-cubes meshes hold zero-area faces: their normal and angles count for nothing.
-    normal = np.nan_to_num(face_normals(vertices, faces))
-    opposite = np.sort(np.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
-    _, inverse = np.unique(opposite[:, 0] * (len(vertices) + 1) + opposite[:, 1], return_inverse=True)
-    n_edges = int(inverse.max()) + 1 if len(inverse) else 0
-    repeated = np.repeat(normal, 3, axis=0)
-    edge_normal = np.stack([np.bincount(inverse, weights=repeated[:, axis], minlength=n_edges) for axis in range(3)], 1)
-    angles = np.nan_to_num(igl.internal_angles(np.ascontiguousarray(vertices, dtype=np.float64),
-                                               np.ascontiguousarray(faces, dtype=np.int64)))
-    weighted = (normal[:, None, :] * angles[:, :, None]).reshape(-1, 3)  # (face, corner) rows
-    corners = faces.reshape(-1)
-    vertex_normal = np.stack([np.bincount(corners, weights=weighted[:, axis], minlength=len(vertices))
-                              for axis in range(3)], 1)
-    return normal, edge_normal, inverse.reshape(-1, 3), vertex_normal
+
+@njit(cache=True, parallel=True)
+def _normals_and_angles(vertices, faces):
+    """Unit normal of each face and its interior angle at each corner; zero for zero-area faces
+    (marching-cubes meshes hold some: their normal and angles count for nothing)."""
+    m = faces.shape[0]
+    normal = np.zeros((m, 3))
+    angles = np.zeros((m, 3))
+    for f in prange(m):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        length = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if not length > 0.0:
+            continue
+        normal[f, 0], normal[f, 1], normal[f, 2] = nx / length, ny / length, nz / length
+        for corner in range(3):
+            p, q, r = faces[f, corner], faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
+            ex, ey, ez = vertices[q, 0] - vertices[p, 0], vertices[q, 1] - vertices[p, 1], vertices[q, 2] - vertices[p, 2]
+            gx, gy, gz = vertices[r, 0] - vertices[p, 0], vertices[r, 1] - vertices[p, 1], vertices[r, 2] - vertices[p, 2]
+            cx, cy, cz = ey * gz - ez * gy, ez * gx - ex * gz, ex * gy - ey * gx
+            angles[f, corner] = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), ex * gx + ey * gy + ez * gz)
+    return normal, angles
+
+
+@njit(cache=True)
+def _edge_index(faces, n_vertices):
+    """Undirected edge of the side opposite each corner, numbered in order of first appearance (a hash table)."""
+    m = faces.shape[0]
+    size = 1
+    while size < 4 * m:
+        size *= 2
+    keys = np.full(size, -1, np.int64)
+    values = np.empty(size, np.int64)
+    out = np.empty((m, 3), np.int64)
+    count = 0
+    for f in range(m):
+        for corner in range(3):
+            a, b = faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
+            key = min(a, b) * n_vertices + max(a, b)
+            slot = (key * 0x9E3779B97F4A7C15) & (size - 1)
+            while keys[slot] != -1 and keys[slot] != key:
+                slot = (slot + 1) & (size - 1)
+            if keys[slot] == -1:
+                keys[slot] = key
+                values[slot] = count
+                count += 1
+            out[f, corner] = values[slot]
+    return out, count
+
+
+@njit(cache=True)
+def _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, n_vertices):
+    edge_normal = np.zeros((n_edges, 3))
+    vertex_normal = np.zeros((n_vertices, 3))
+    for f in range(faces.shape[0]):
+        for corner in range(3):
+            for axis in range(3):
+                edge_normal[face_edges[f, corner], axis] += face_normal[f, axis]
+                vertex_normal[faces[f, corner], axis] += face_normal[f, axis] * angles[f, corner]
+    return edge_normal, vertex_normal
 
 
 def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
