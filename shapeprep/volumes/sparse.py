@@ -143,6 +143,39 @@ def _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, n_verti
     return edge_normal, vertex_normal
 
 
+@njit(cache=True, parallel=True)
+def _pseudo_normal_side(points, closest, bary, faces, nearest, face_normal, edge_normal, face_edges, vertex_normal):
+    """Offset along the pseudo-normal of the closest feature (face, edge or vertex, by the barycentric
+    coordinates of the closest point), and whether that test is doubtful: ``(side (n,), doubtful (n,))``."""
+    n = points.shape[0]
+    side = np.empty(n)
+    doubtful = np.empty(n, np.bool_)
+    for row in prange(n):
+        f = nearest[row]
+        zeros, first_zero, largest = 0, -1, 0
+        for k in range(3):
+            if bary[row, k] < FEATURE_TOLERANCE:
+                zeros += 1
+                if first_zero < 0:
+                    first_zero = k
+            if bary[row, k] > bary[row, largest]:
+                largest = k
+        if zeros == 1:
+            nx, ny, nz = edge_normal[face_edges[f, first_zero], 0], edge_normal[face_edges[f, first_zero], 1], \
+                edge_normal[face_edges[f, first_zero], 2]
+        elif zeros >= 2:
+            v = faces[f, largest]
+            nx, ny, nz = vertex_normal[v, 0], vertex_normal[v, 1], vertex_normal[v, 2]
+        else:
+            nx, ny, nz = face_normal[f, 0], face_normal[f, 1], face_normal[f, 2]
+        ox, oy, oz = points[row, 0] - closest[row, 0], points[row, 1] - closest[row, 1], points[row, 2] - closest[row, 2]
+        side[row] = ox * nx + oy * ny + oz * nz
+        normal_length = math.sqrt(nx * nx + ny * ny + nz * nz)
+        length = normal_length * math.sqrt(ox * ox + oy * oy + oz * oz)
+        doubtful[row] = abs(side[row]) < UNCERTAIN_COSINE * length or normal_length < UNCERTAIN_NORMAL
+    return side, doubtful
+
+
 def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
     """6-connected components of a set of grid points: ``(labels (n,), count)``.
 
@@ -239,16 +272,9 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     points = index_to_point(coords, resolution)
     closest = closest_points_on_faces(vertices, faces, points, nearest)
     bary = barycentric(closest, vertices[faces[nearest]])
-    face_normal, edge_normal, face_edges, vertex_normal = pseudo_normals(vertices, faces)
-    zero = bary < FEATURE_TOLERANCE
-    normal = face_normal[nearest].copy()
-    on_edge = zero.sum(axis=1) == 1
-    corner = np.argmax(zero, axis=1)
-    normal[on_edge] = edge_normal[face_edges[nearest[on_edge], corner[on_edge]]]
-    at_vertex = zero.sum(axis=1) >= 2
-    normal[at_vertex] = vertex_normal[faces[nearest[at_vertex], np.argmax(bary[at_vertex], axis=1)]]
-    offset = points - closest
-    side = np.einsum("ij,ij->i", offset, normal)
+    side, doubtful = _pseudo_normal_side(points, closest, bary, np.ascontiguousarray(faces, dtype=np.int64), nearest,
+                                         *pseudo_normals(vertices, faces))
+    del closest, bary
     # Off the half-voxel shell the sign is constant over each 6-connected piece of the band (the surface
     # cannot be crossed without passing within half a voxel of a grid point), which makes it robust to the
     # fold-overs and self-intersections that defeat a single pseudo-normal.
@@ -259,9 +285,7 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
         side[off_shell] = np.where(votes[pieces] < 0, -1.0, 1.0)
     # The pseudo-normal test assumes a closed manifold without fold-overs; near a fold (the two faces at an
     # edge almost opposite) or where the offset is almost tangent it is unreliable: ask the winding number.
-    length = np.linalg.norm(normal, axis=1) * np.linalg.norm(offset, axis=1)
-    uncertain = (np.abs(side) < UNCERTAIN_COSINE * length) | (np.linalg.norm(normal, axis=1) < UNCERTAIN_NORMAL)
-    uncertain &= (udf > 0) & ~off_shell
+    uncertain = doubtful & (udf > 0) & ~off_shell
     if uncertain.any():
         import igl
 
