@@ -49,10 +49,11 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
     return _linear_block_ids(np.ascontiguousarray(padded_indices, dtype=np.int64), n_blocks, block)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _linear_block_ids(padded_indices, n_blocks, block):
+    # Serial: memory-bound, and called often on small arrays (a thread pool's start costs more there).
     out = np.empty(padded_indices.shape[0], np.int64)
-    for i in prange(padded_indices.shape[0]):
+    for i in range(padded_indices.shape[0]):
         out[i] = (padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks \
             + padded_indices[i, 2] // block
     return out

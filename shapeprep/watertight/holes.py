@@ -403,13 +403,18 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     regions = region_labels(graph, candidates)
     n_regions = int(regions.max()) + 1
     stats["fill_regions"] = n_regions
-    region_probe = {}  # one voxel per candidate node, to test after the second flood fill
-    for node, point in zip(nodes, np.floor(representatives).astype(np.int64)):
-        if candidates[node]:
-            region_probe.setdefault(int(regions[node]), []).append(point)
+    # One voxel per candidate node, to test after the second flood fill, and its region.
+    probed = candidates[nodes]
+    probes = np.floor(representatives[probed]).astype(np.int64)
+    probe_region = regions[nodes[probed]]
+    probes_per_region = np.bincount(probe_region, minlength=n_regions)
 
     # Widest opening per region: closed surfaces have holes small against themselves, containers do not.
-    extents = np.array([np.ptp(np.array(region_probe[r]), axis=0).max() + graph.block for r in range(n_regions)])
+    low = np.full((n_regions, 3), np.iinfo(np.int64).max)
+    high = np.full((n_regions, 3), np.iinfo(np.int64).min)
+    np.minimum.at(low, probe_region, probes)
+    np.maximum.at(high, probe_region, probes)
+    extents = (high - low).max(axis=1) + graph.block
     limit = np.maximum(max_hole_voxels, max_hole_fraction * extents)
     shell_set = VoxelSet(shell_padded, side)
     edges = graph.edges
@@ -448,9 +453,9 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         if refilled is None:
             break
         second, second_exterior = refilled[3], refilled[4]
-        leaking = [r for r in np.flatnonzero(region_ok)
-                   if second_exterior[voxel_nodes(second, np.array(region_probe[r]))].mean() > LEAK_TOLERANCE]
-        if not leaking:
+        outside = np.bincount(probe_region, weights=second_exterior[voxel_nodes(second, probes)], minlength=n_regions)
+        leaking = np.flatnonzero(region_ok & (outside / probes_per_region > LEAK_TOLERANCE))
+        if not len(leaking):
             break
         if round_ == max_rounds - 1:  # still leaking: leave those regions open
             rejected[leaking] = True
