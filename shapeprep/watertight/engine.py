@@ -170,7 +170,7 @@ def surface_from_exterior(
     slots[band_blocks] = np.arange(len(band_blocks))
     slot_grid = np.full((n_blocks + 1,) * 3, len(band_blocks), dtype=np.int64)
     slot_grid[:n_blocks, :n_blocks, :n_blocks] = slots.reshape((n_blocks,) * 3)
-    vertices, faces, meshed = sparse_marching_cubes(crossing_blocks(seed_blocks, n_blocks), slot_grid, store, block, far)
+    vertices, faces, meshed = sparse_marching_cubes(crossing_blocks(seed_blocks, n_blocks), slot_grid, store, block)
     stats = {"band_blocks": int(len(band_blocks)), "meshed_blocks": int(meshed), "sparse_field_bytes": int(store.nbytes)}
     return vertices, np.ascontiguousarray(faces[:, ::-1]), stats
 

@@ -179,7 +179,6 @@ def sparse_marching_cubes(
     slot_grid: np.ndarray,
     store: np.ndarray,
     block: int,
-    separator: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Zero level set of a block-sparse field.
 
@@ -195,8 +194,6 @@ def sparse_marching_cubes(
     store : (s, b, b, b) float32
     block : int
         ``b``.
-    separator : float, optional
-        Unused (kept for callers of the batched PyMCubes version).
 
     Returns
     -------
