@@ -156,8 +156,9 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
 
 
 @njit(cache=True)
-def _group_by_cell(cells, tris, n_codes):
-    """Counting sort of ``(cell, triangle)`` pairs by cell, stable: ``(used cells, starts, triangles)``."""
+def _group_by_cell(cells, values, n_codes):
+    """Counting sort of ``(cell, value)`` pairs by cell (codes below ``n_codes``), stable:
+    ``(used cells ascending, starts, values grouped)``."""
     counts = np.zeros(n_codes + 1, np.int64)
     for p in range(cells.shape[0]):
         counts[cells[p] + 1] += 1
@@ -177,7 +178,7 @@ def _group_by_cell(cells, tris, n_codes):
     starts[used] = cells.shape[0]
     out = np.empty(cells.shape[0], np.int64)
     for p in range(cells.shape[0]):
-        out[counts[cells[p]]] = tris[p]
+        out[counts[cells[p]]] = values[p]
         counts[cells[p]] += 1
     return unique, starts, out
 
@@ -262,28 +263,10 @@ def _points_by_cell(points, origin, cell, n_cells):
                 break
             c = c * n_cells + min(int(position), n_cells - 1)
         code[p] = -1 if outside else c
-    counts = np.zeros(n_codes + 2, np.int64)  # bucket 0: outside; bucket c + 1: cell c
-    for p in range(n):
-        counts[code[p] + 2] += 1
-    used = 0
-    for bucket in range(n_codes + 1):
-        if counts[bucket + 1] > 0:
-            used += 1
-        counts[bucket + 1] += counts[bucket]
-    codes = np.empty(used, np.int64)
-    starts = np.empty(used + 1, np.int64)
-    slot = 0
-    for bucket in range(n_codes + 1):
-        if counts[bucket + 1] > counts[bucket]:
-            codes[slot] = bucket - 1
-            starts[slot] = counts[bucket]
-            slot += 1
-    starts[used] = n
-    order = np.empty(n, np.int64)
-    for p in range(n):
-        order[counts[code[p] + 1]] = p
-        counts[code[p] + 1] += 1
-    for g in range(used):
+    # Bucket 0: outside; bucket c + 1: cell c.
+    buckets, starts, order = _group_by_cell(code + 1, np.arange(n), n_codes + 1)
+    codes = buckets - 1
+    for g in range(codes.shape[0]):
         members = order[starts[g]:starts[g + 1]]
         members[:] = members[np.argsort(points[members, 0], kind="mergesort")]
     return order, codes, starts

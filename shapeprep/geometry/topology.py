@@ -128,7 +128,8 @@ def non_manifold_vertex_count(faces: np.ndarray, n_vertices: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _root(parent, k):
+def union_find_root(parent, k):
+    """Root of ``k`` in a union-find forest ``parent`` (int array), halving the path on the way (numba)."""
     while parent[k] != k:
         parent[k] = parent[parent[k]]
         k = parent[k]
@@ -154,13 +155,13 @@ def _count_split_fans(faces, order, keys, n_vertices):
         face_a, face_b = first // 3, second // 3
         corner = first % 3
         for vertex in (faces[face_a, corner], faces[face_a, (corner + 1) % 3]):
-            a = _root(parent, _corner_of(faces, face_a, vertex))
-            b = _root(parent, _corner_of(faces, face_b, vertex))
+            a = union_find_root(parent, _corner_of(faces, face_a, vertex))
+            b = union_find_root(parent, _corner_of(faces, face_b, vertex))
             if a != b:
                 parent[max(a, b)] = min(a, b)
     fans = np.zeros(n_vertices, np.int64)
     for k in range(parent.shape[0]):
-        if _root(parent, k) == k:
+        if union_find_root(parent, k) == k:
             fans[faces[k // 3, k % 3]] += 1
     split = 0
     for vertex in range(n_vertices):

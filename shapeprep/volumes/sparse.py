@@ -24,6 +24,7 @@ from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point
 from ..geometry.nearsurface import GridBand, closest_points_on_faces
+from ..geometry.topology import union_find_root
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
 FEATURE_TOLERANCE = 1e-9
@@ -195,14 +196,6 @@ def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
 PIECE_CELL = 8
 
 
-@njit(cache=True, inline="always")
-def _find(parent, k):
-    while parent[k] != k:
-        parent[k] = parent[parent[k]]
-        k = parent[k]
-    return k
-
-
 @njit(cache=True)
 def _grid_point_roots(coords, n_cells, cell):
     n = coords.shape[0]
@@ -227,11 +220,11 @@ def _grid_point_roots(coords, n_cells, cell):
             q = table[cell_slot[code], x % cell, y % cell, z % cell]
             if q < 0:
                 continue
-            a, b = _find(parent, p), _find(parent, q)
+            a, b = union_find_root(parent, p), union_find_root(parent, q)
             if a != b:
                 parent[max(a, b)] = min(a, b)
     for p in range(n):
-        parent[p] = _find(parent, p)
+        parent[p] = union_find_root(parent, p)
     return parent
 
 
