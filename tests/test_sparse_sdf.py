@@ -9,7 +9,8 @@ from shapeprep.geometry.distance import IglDistance
 from shapeprep.geometry.grid import grid_spacing, index_to_point
 from shapeprep.geometry.loaders import load_mesh
 from shapeprep.geometry.normalize import normalize_mesh
-from shapeprep.volumes.sparse import morton_codes, occupancy_grid, reconstruct_mesh, sparse_sdf
+from shapeprep.volumes.sparse import (morton_codes, occupancy_grid, pseudo_normals, reconstruct_mesh, sparse_sdf,
+                                      winding_numbers)
 from shapeprep.volumes.store import decode_sdf, encode_sdf, read_sparse_object, write_sparse_shard
 from shapeprep.watertight import watertight_mesh
 
@@ -59,6 +60,24 @@ def test_marching_cubes_over_the_voxels_reproduces_the_watertight_mesh(volumes, 
     to_recon = IglDistance(recon_vertices, recon_faces).unsigned_distance(vertices) / voxel
     assert to_watertight.mean() < 0.01 and np.percentile(to_watertight, 99) < 0.1
     assert to_recon.mean() < 0.05  # marching cubes cuts sharp creases by up to about a voxel
+
+
+def test_exact_winding_numbers_and_edge_pseudo_normals(volumes):
+    vertices, faces, coords, sdf = volumes["fandisk.obj"]
+    points = index_to_point(coords[::997], RESOLUTION)
+    # Libigl's exact sum over faces, at grid points within two voxels of the surface.
+    assert np.allclose(winding_numbers(vertices, faces, points), igl.winding_number(vertices, faces, points), atol=1e-9)
+    face_normal, edge_normal, face_edges, _ = pseudo_normals(vertices, faces)
+    # One row per undirected edge: each holds the sum of the unit normals of exactly its two faces (closed mesh).
+    sides = np.sort(np.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], axis=1), axis=2).reshape(-1, 2)
+    _, expected = np.unique(sides, axis=0, return_inverse=True)
+    _, ours = np.unique(face_edges.reshape(-1), return_inverse=True)
+    assert len(edge_normal) == expected.max() + 1 == 3 * len(faces) // 2
+    assert np.array_equal(np.unique(np.stack([expected.reshape(-1), ours.reshape(-1)], axis=1), axis=0)[:, 0],
+                          np.arange(len(edge_normal)))  # the same partition of the sides
+    summed = np.zeros_like(edge_normal)
+    np.add.at(summed, face_edges.reshape(-1), np.repeat(face_normal, 3, axis=0))
+    assert np.allclose(summed, edge_normal)
 
 
 def test_storage_round_trip_and_occupancy(volumes, tmp_path):

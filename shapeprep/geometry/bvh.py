@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from .distance import DistanceQueries
-from .nearsurface import _triangle_distance2
+from .nearsurface import triangle_distance2
 
 #: Triangles per leaf.
 LEAF = 8
@@ -166,7 +166,7 @@ def _query(vertices, faces, order, nodes, boxes, size, leaf, points):
             best, best_face = np.inf, -1
             bx, by, bz = np.nan, np.nan, np.nan
             if previous >= 0:  # neighbouring points (queries come Z-ordered) share closest triangles: a tight start
-                best, bx, by, bz = _triangle_distance2(vertices, faces, previous, x, y, z)
+                best, bx, by, bz = triangle_distance2(vertices, faces, previous, x, y, z)
                 best_face = previous
             stack[0] = 0
             top = 1
@@ -189,7 +189,7 @@ def _query(vertices, faces, order, nodes, boxes, size, leaf, points):
                         if plane * plane >= best * (1.0 + 1e-9):
                             continue
                         t = order[slot]
-                        d, qx, qy, qz = _triangle_distance2(vertices, faces, t, x, y, z)
+                        d, qx, qy, qz = triangle_distance2(vertices, faces, t, x, y, z)
                         if d < best:
                             best, best_face, bx, by, bz = d, t, qx, qy, qz
                     continue

@@ -109,7 +109,7 @@ def _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
 
 
 @njit(cache=True, inline="always")
-def _triangle_distance2(vertices, faces, t, x, y, z):
+def triangle_distance2(vertices, faces, t, x, y, z):
     """Squared distance from point ``(x, y, z)`` to triangle ``t``, and the closest point on it."""
     a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
     qx, qy, qz = _closest_on_triangle(
@@ -146,7 +146,7 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
                 y = origin[1] + (j + 0.5) * cell
                 for k in range(lo[2], hi[2] + 1):
                     z = origin[2] + (k + 0.5) * cell
-                    if _triangle_distance2(vertices, faces, t, x, y, z)[0] <= limit2:
+                    if triangle_distance2(vertices, faces, t, x, y, z)[0] <= limit2:
                         if fill:
                             out_cells[offsets[t] + found] = (i * n_cells + j) * n_cells + k
                             out_tris[offsets[t] + found] = t
@@ -184,21 +184,6 @@ def _group_by_cell(cells, values, n_codes):
 
 
 @njit(cache=True, parallel=True)
-def _closest_on_faces(vertices, faces, points, face_ids):
-    out = np.empty((points.shape[0], 3))
-    for row in prange(points.shape[0]):
-        _, qx, qy, qz = _triangle_distance2(vertices, faces, face_ids[row], points[row, 0], points[row, 1], points[row, 2])
-        out[row, 0], out[row, 1], out[row, 2] = qx, qy, qz
-    return out
-
-
-def closest_points_on_faces(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, face_ids: np.ndarray) -> np.ndarray:
-    """The closest point of face ``face_ids[i]`` to ``points[i]``: ``(k, 3)`` float64."""
-    return _closest_on_faces(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64),
-                             np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(face_ids, dtype=np.int64))
-
-
-@njit(cache=True, parallel=True)
 def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution, spacing, band):
     """Squared distances at the grid points of each cell in ``cells`` (``inf`` where farther than ``band``),
     the closest face of each (-1 there) and the point-triangle evaluations per cell.
@@ -209,6 +194,7 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
     out = np.full((cells.shape[0], block, block, block), np.inf)
     nearest = np.full((cells.shape[0], block, block, block), -1, np.int64)
     evaluations = np.zeros(cells.shape[0], np.int64)
+    band2 = band * band
     for slot in prange(cells.shape[0]):
         code = cells[slot]
         ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
@@ -221,20 +207,33 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
             a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
             lo = np.empty(3, np.int64)
             hi = np.empty(3, np.int64)
+            box_low = np.empty(3)
+            box_high = np.empty(3)
             for axis in range(3):
-                low = min(vertices[a, axis], vertices[b, axis], vertices[c, axis]) - band
-                high = max(vertices[a, axis], vertices[b, axis], vertices[c, axis]) + band
-                first = int(math.ceil((low + 1.0) / spacing))
-                last = int(math.floor((high + 1.0) / spacing))
+                box_low[axis] = min(vertices[a, axis], vertices[b, axis], vertices[c, axis])
+                box_high[axis] = max(vertices[a, axis], vertices[b, axis], vertices[c, axis])
+                first = int(math.ceil((box_low[axis] - band + 1.0) / spacing))
+                last = int(math.floor((box_high[axis] + band + 1.0) / spacing))
                 lo[axis] = max(first, base[axis]) - base[axis]
                 hi[axis] = min(last, base[axis] + block - 1, resolution - 1) - base[axis]
+            # The distance to the triangle's box bounds the distance to the triangle from below: a point whose
+            # box distance is beyond the band, or not below its best distance so far, cannot change.
             for i in range(lo[0], hi[0] + 1):
                 x = -1.0 + (base[0] + i) * spacing
+                gap = max(box_low[0] - x, x - box_high[0], 0.0)
+                gap_x = gap * gap
                 for j in range(lo[1], hi[1] + 1):
                     y = -1.0 + (base[1] + j) * spacing
+                    gap = max(box_low[1] - y, y - box_high[1], 0.0)
+                    gap_xy = gap_x + gap * gap
+                    if gap_xy > band2:
+                        continue
                     for k in range(lo[2], hi[2] + 1):
                         z = -1.0 + (base[2] + k) * spacing
-                        d = _triangle_distance2(vertices, faces, t, x, y, z)[0]
+                        gap = max(box_low[2] - z, z - box_high[2], 0.0)
+                        if gap_xy + gap * gap >= local[i, j, k] or gap_xy + gap * gap > band2:
+                            continue
+                        d = triangle_distance2(vertices, faces, t, x, y, z)[0]
                         count += 1
                         if d < local[i, j, k]:
                             local[i, j, k] = d
@@ -337,7 +336,7 @@ def _points_closest(vertices, faces, points, point_starts, cell_slot, starts, tr
                 y, z = points[p, 1], points[p, 2]
                 if y < ylow or y > yhigh or z < zlow or z > zhigh:
                     continue
-                d, qx, qy, qz = _triangle_distance2(vertices, faces, t, points[p, 0], y, z)
+                d, qx, qy, qz = triangle_distance2(vertices, faces, t, points[p, 0], y, z)
                 if d <= reach2 and d < squared[p]:
                     squared[p] = d
                     face[p] = t

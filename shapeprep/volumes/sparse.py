@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point
-from ..geometry.nearsurface import GridBand, closest_points_on_faces
+from ..geometry.nearsurface import GridBand, triangle_distance2
 from ..geometry.topology import union_find_root
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
@@ -39,28 +39,6 @@ UNCERTAIN_NORMAL = 0.5
 def morton_codes(coords: np.ndarray) -> np.ndarray:
     """Z-order codes of non-negative integer coordinates below 2^21: ``(n, 3) -> (n,)`` uint64."""
     return _morton_codes(np.ascontiguousarray(coords, dtype=np.int64))
-
-
-def barycentric(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates ``(k, 3)`` of points ``(k, 3)`` lying in triangles ``(k, 3, 3)`` (0, 0 for degenerate ones)."""
-    return _barycentric(np.ascontiguousarray(points, dtype=np.float64), np.ascontiguousarray(corners, dtype=np.float64))
-
-
-@njit(cache=True, parallel=True)
-def _barycentric(points, corners):
-    out = np.empty((points.shape[0], 3))
-    for row in prange(points.shape[0]):
-        a = corners[row, 0]
-        v0 = corners[row, 1] - a
-        v1 = corners[row, 2] - a
-        v2 = points[row] - a
-        d00, d01, d11 = np.dot(v0, v0), np.dot(v0, v1), np.dot(v1, v1)
-        d20, d21 = np.dot(v2, v0), np.dot(v2, v1)
-        denominator = d00 * d11 - d01 * d01
-        v = (d11 * d20 - d01 * d21) / denominator if denominator > 0 else 0.0
-        w = (d00 * d21 - d01 * d20) / denominator if denominator > 0 else 0.0
-        out[row, 0], out[row, 1], out[row, 2] = 1.0 - v - w, v, w
-    return out
 
 
 def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -106,30 +84,53 @@ def _normals_and_angles(vertices, faces):
     return normal, angles
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _edge_index(faces, n_vertices):
-    """Undirected edge of the side opposite each corner, numbered in order of first appearance (a hash table)."""
+    """Undirected edge of the side opposite each corner: ``(face_edges (m, 3), edge count)``.
+
+    The sides are grouped by their smaller vertex (a counting sort); within a group (a handful of
+    sides) equal larger vertices are one edge. Edges are numbered group by group.
+    """
     m = faces.shape[0]
-    size = 1
-    while size < 4 * m:
-        size *= 2
-    keys = np.full(size, -1, np.int64)
-    values = np.empty(size, np.int64)
-    out = np.empty((m, 3), np.int64)
-    count = 0
+    starts = np.zeros(n_vertices + 1, np.int64)
     for f in range(m):
         for corner in range(3):
-            a, b = faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
-            key = min(a, b) * n_vertices + max(a, b)
-            slot = (key * 0x9E3779B97F4A7C15) & (size - 1)
-            while keys[slot] != -1 and keys[slot] != key:
-                slot = (slot + 1) & (size - 1)
-            if keys[slot] == -1:
-                keys[slot] = key
-                values[slot] = count
-                count += 1
-            out[f, corner] = values[slot]
-    return out, count
+            starts[min(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]) + 1] += 1
+    for v in range(n_vertices):
+        starts[v + 1] += starts[v]
+    fill = starts[:-1].copy()
+    sides = np.empty(3 * m, np.int64)
+    for f in range(m):
+        for corner in range(3):
+            low = min(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3])
+            sides[fill[low]] = 3 * f + corner
+            fill[low] += 1
+    first_of = np.empty(3 * m, np.int64)  # per side in ``sides``: position of the first side of its edge
+    distinct = np.zeros(n_vertices + 1, np.int64)
+    for v in prange(n_vertices):
+        for p in range(starts[v], starts[v + 1]):
+            f, corner = sides[p] // 3, sides[p] % 3
+            high = max(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3])
+            first_of[p] = p
+            for q in range(starts[v], p):
+                g, other = sides[q] // 3, sides[q] % 3
+                if max(faces[g, (other + 1) % 3], faces[g, (other + 2) % 3]) == high:
+                    first_of[p] = q
+                    break
+            if first_of[p] == p:
+                distinct[v + 1] += 1
+    for v in range(n_vertices):
+        distinct[v + 1] += distinct[v]
+    out = np.empty((m, 3), np.int64)
+    for v in prange(n_vertices):
+        edge = distinct[v]
+        for p in range(starts[v], starts[v + 1]):
+            if first_of[p] == p:
+                out[sides[p] // 3, sides[p] % 3] = edge
+                edge += 1
+            else:
+                out[sides[p] // 3, sides[p] % 3] = out[sides[first_of[p]] // 3, sides[first_of[p]] % 3]
+    return out, distinct[n_vertices]
 
 
 @njit(cache=True)
@@ -145,36 +146,78 @@ def _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, n_verti
 
 
 @njit(cache=True, parallel=True)
-def _pseudo_normal_side(points, closest, bary, faces, nearest, face_normal, edge_normal, face_edges, vertex_normal):
-    """Offset along the pseudo-normal of the closest feature (face, edge or vertex, by the barycentric
-    coordinates of the closest point), and whether that test is doubtful: ``(side (n,), doubtful (n,))``."""
+def _pseudo_normal_side(vertices, faces, points, nearest, face_normal, edge_normal, face_edges, vertex_normal):
+    """Offset of each point from its closest point on face ``nearest[i]`` along the pseudo-normal of the
+    closest feature (face, edge or vertex, by the closest point's barycentric coordinates), and whether that
+    test is doubtful: ``(side (n,), doubtful (n,))``."""
     n = points.shape[0]
     side = np.empty(n)
     doubtful = np.empty(n, np.bool_)
     for row in prange(n):
         f = nearest[row]
+        px, py, pz = points[row, 0], points[row, 1], points[row, 2]
+        _, qx, qy, qz = triangle_distance2(vertices, faces, f, px, py, pz)
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+        wx, wy, wz = qx - vertices[a, 0], qy - vertices[a, 1], qz - vertices[a, 2]
+        d00, d01, d11 = ux * ux + uy * uy + uz * uz, ux * vx + uy * vy + uz * vz, vx * vx + vy * vy + vz * vz
+        d20, d21 = wx * ux + wy * uy + wz * uz, wx * vx + wy * vy + wz * vz
+        denominator = d00 * d11 - d01 * d01
+        beta = (d11 * d20 - d01 * d21) / denominator if denominator > 0 else 0.0
+        gamma = (d00 * d21 - d01 * d20) / denominator if denominator > 0 else 0.0
+        bary = (1.0 - beta - gamma, beta, gamma)
         zeros, first_zero, largest = 0, -1, 0
         for k in range(3):
-            if bary[row, k] < FEATURE_TOLERANCE:
+            if bary[k] < FEATURE_TOLERANCE:
                 zeros += 1
                 if first_zero < 0:
                     first_zero = k
-            if bary[row, k] > bary[row, largest]:
+            if bary[k] > bary[largest]:
                 largest = k
         if zeros == 1:
-            nx, ny, nz = edge_normal[face_edges[f, first_zero], 0], edge_normal[face_edges[f, first_zero], 1], \
-                edge_normal[face_edges[f, first_zero], 2]
+            e = face_edges[f, first_zero]
+            nx, ny, nz = edge_normal[e, 0], edge_normal[e, 1], edge_normal[e, 2]
         elif zeros >= 2:
             v = faces[f, largest]
             nx, ny, nz = vertex_normal[v, 0], vertex_normal[v, 1], vertex_normal[v, 2]
         else:
             nx, ny, nz = face_normal[f, 0], face_normal[f, 1], face_normal[f, 2]
-        ox, oy, oz = points[row, 0] - closest[row, 0], points[row, 1] - closest[row, 1], points[row, 2] - closest[row, 2]
+        ox, oy, oz = px - qx, py - qy, pz - qz
         side[row] = ox * nx + oy * ny + oz * nz
         normal_length = math.sqrt(nx * nx + ny * ny + nz * nz)
         length = normal_length * math.sqrt(ox * ox + oy * oy + oz * oz)
         doubtful[row] = abs(side[row]) < UNCERTAIN_COSINE * length or normal_length < UNCERTAIN_NORMAL
     return side, doubtful
+
+
+def winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Exact generalized winding numbers, a sum over every face (Van Oosterom and Strackee's solid angle):
+    ``(k, 3) -> (k,)`` float64. Costs ``k * m`` solid angles: for a few points."""
+    return _winding_numbers(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64),
+                            np.ascontiguousarray(points, dtype=np.float64))
+
+
+@njit(cache=True, parallel=True)
+def _winding_numbers(vertices, faces, points):
+    out = np.zeros(points.shape[0])
+    for row in range(points.shape[0]):
+        px, py, pz = points[row, 0], points[row, 1], points[row, 2]
+        total = 0.0
+        for f in prange(faces.shape[0]):
+            a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+            ax, ay, az = vertices[a, 0] - px, vertices[a, 1] - py, vertices[a, 2] - pz
+            bx, by, bz = vertices[b, 0] - px, vertices[b, 1] - py, vertices[b, 2] - pz
+            cx, cy, cz = vertices[c, 0] - px, vertices[c, 1] - py, vertices[c, 2] - pz
+            la = math.sqrt(ax * ax + ay * ay + az * az)
+            lb = math.sqrt(bx * bx + by * by + bz * bz)
+            lc = math.sqrt(cx * cx + cy * cy + cz * cz)
+            determinant = ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx)
+            divisor = la * lb * lc + (ax * bx + ay * by + az * bz) * lc + (bx * cx + by * cy + bz * cz) * la \
+                + (cx * ax + cy * ay + cz * az) * lb
+            total += 2.0 * math.atan2(determinant, divisor)
+        out[row] = total / (4.0 * math.pi)
+    return out
 
 
 def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
@@ -187,9 +230,7 @@ def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
     coords = np.ascontiguousarray(coords, dtype=np.int64)
     if len(coords) == 0:
         return np.zeros(0, dtype=np.int64), 0
-    roots = _grid_point_roots(coords, -(-resolution // PIECE_CELL), PIECE_CELL)
-    _, labels = np.unique(roots, return_inverse=True)
-    return labels.reshape(-1).astype(np.int64), int(labels.max()) + 1
+    return _grid_point_labels(coords, -(-resolution // PIECE_CELL), PIECE_CELL)
 
 
 #: Cell side (grid points) of :func:`band_pieces`' tables.
@@ -197,7 +238,7 @@ PIECE_CELL = 8
 
 
 @njit(cache=True)
-def _grid_point_roots(coords, n_cells, cell):
+def _grid_point_labels(coords, n_cells, cell):
     n = coords.shape[0]
     cell_slot = np.full(n_cells * n_cells * n_cells, -1, np.int64)
     used = 0
@@ -223,9 +264,17 @@ def _grid_point_roots(coords, n_cells, cell):
             a, b = union_find_root(parent, p), union_find_root(parent, q)
             if a != b:
                 parent[max(a, b)] = min(a, b)
+    # A root is its set's smallest index: numbering roots in index order numbers the pieces by first point.
+    labels = np.empty(n, np.int64)
+    count = 0
     for p in range(n):
-        parent[p] = union_find_root(parent, p)
-    return parent
+        root = union_find_root(parent, p)
+        if root == p:
+            labels[p] = count
+            count += 1
+        else:
+            labels[p] = labels[root]
+    return labels, count
 
 
 @njit(cache=True)
@@ -263,11 +312,9 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     band = GridBand(vertices, faces, resolution, truncation_voxels * voxel)
     coords, udf, _, nearest = band.grid_band(with_faces=True)  # every grid point closer than the band
     points = index_to_point(coords, resolution)
-    closest = closest_points_on_faces(vertices, faces, points, nearest)
-    bary = barycentric(closest, vertices[faces[nearest]])
-    side, doubtful = _pseudo_normal_side(points, closest, bary, np.ascontiguousarray(faces, dtype=np.int64), nearest,
+    side, doubtful = _pseudo_normal_side(np.ascontiguousarray(vertices, dtype=np.float64),
+                                         np.ascontiguousarray(faces, dtype=np.int64), points, nearest,
                                          *pseudo_normals(vertices, faces))
-    del closest, bary
     # Off the half-voxel shell the sign is constant over each 6-connected piece of the band (the surface
     # cannot be crossed without passing within half a voxel of a grid point), which makes it robust to the
     # fold-overs and self-intersections that defeat a single pseudo-normal.
@@ -280,15 +327,25 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     # edge almost opposite) or where the offset is almost tangent it is unreliable: ask the winding number.
     uncertain = doubtful & (udf > 0) & ~off_shell
     if uncertain.any():
-        import igl
-
-        # Exact winding numbers cost a pass over every face per point: the fast one (exact for nearby faces).
-        winding = igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
-                                          np.ascontiguousarray(faces, dtype=np.int64), points[uncertain])
-        side[uncertain] = np.where(winding > 0.5, -1.0, 1.0)
+        side[uncertain] = np.where(_winding_number_at(vertices, faces, points[uncertain]) > 0.5, -1.0, 1.0)
     sdf = np.where(side < 0, -udf, udf) / voxel
     order = np.argsort(morton_codes(coords), kind="stable")
     return coords[order], sdf[order].astype(np.float32)
+
+
+#: Up to this many point-face solid angles, the exact winding number; beyond, libigl's fast one (a tree).
+EXACT_WINDING_BUDGET = 50_000_000
+
+
+def _winding_number_at(vertices, faces, points):
+    """Winding numbers of a few points: the exact sum over faces while it is cheap, else libigl's fast
+    approximation (exact for nearby faces; building its tree costs about a second per million faces)."""
+    if len(points) * len(faces) <= EXACT_WINDING_BUDGET:
+        return winding_numbers(vertices, faces, points)
+    import igl
+
+    return igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
+                                   np.ascontiguousarray(faces, dtype=np.int64), np.ascontiguousarray(points))
 
 
 def occupancy_grid(coords: np.ndarray, resolution: int, coarse: int = 64) -> np.ndarray:
