@@ -22,6 +22,7 @@ include: "rules/download.smk"
 include: "rules/meshes.smk"
 include: "rules/samples.smk"
 include: "rules/volumes.smk"
+include: "rules/views.smk"
 include: "rules/report.smk"
 
 
@@ -38,4 +39,8 @@ rule all:
         expand(
             result("sparse_sdf", "{shard}.h5"),
             shard=SHARDS if config["sparse_sdf"]["enabled"] else [],
+        ),
+        expand(
+            result("render", "{shard}.h5"),
+            shard=SHARDS if config["render"]["enabled"] else [],
         ),

@@ -48,6 +48,15 @@ rule report:
             result("sparse_sdf", "{shard}.h5"),
             shard=SHARDS if config["sparse_sdf"]["enabled"] else [],
         ),
+        # Conditioning renders, when built: a strip of views in the gallery.
+        render_status=expand(
+            result("render", "{shard}.status.parquet"),
+            shard=SHARDS if config["render"]["enabled"] else [],
+        ),
+        render_files=expand(
+            result("render", "{shard}.h5"),
+            shard=SHARDS if config["render"]["enabled"] else [],
+        ),
     output:
         objects=result("report", "objects.parquet"),
         objects_csv=report(

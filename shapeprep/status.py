@@ -48,6 +48,7 @@ STAGES = (
     Stage("shard", per_shard=True),
     Stage("normal_maps", per_shard=True),
     Stage("sparse_sdf", per_shard=True),
+    Stage("render", per_shard=True),
     Stage("index", per_shard=False),
     Stage("report", per_shard=False),
 )

@@ -22,7 +22,7 @@ LAYERS = {
     "shapeprep": 0, "shapeprep.status": 0, "shapeprep.atomic": 0, "shapeprep.tables": 0,
     "shapeprep.geometry": 1,
     "shapeprep.sources": 2, "shapeprep.watertight": 2, "shapeprep.samples": 2, "shapeprep.report": 2,
-    "shapeprep.volumes": 2,
+    "shapeprep.volumes": 2, "shapeprep.views": 2,
     "shapeprep.build": 3,
     "shapeprep.cli": 4, "shapeprep.__main__": 5, "shapeprep.data": 4,
 }

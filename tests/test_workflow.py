@@ -379,6 +379,37 @@ def test_sparse_sdf_rule_builds_alone_and_reruns_alone(build, tmp_path):
     assert planned_rules(copy) == {"sparse_sdf", "report"}
 
 
+def test_render_rule_builds_alone_and_reruns_alone(build, tmp_path):
+    """The optional render rule: only it (and the report) runs when enabled or when one of its keys changes;
+    every validated object gets its views and its camera file, and the gallery shows them."""
+    from shapeprep.views.store import read_views
+
+    copy = tmp_path / "copy"
+    shutil.copytree(build, copy, symlinks=True)
+    settings = {"enabled": True, "views": 3, "random_views": 1, "resolution": 32}
+    write_config(copy, changed_config(render=settings))
+    assert planned_rules(copy) == {"render", "report"}
+    run = snakemake(copy)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    index = pd.read_parquet(copy / "results" / "index.parquet")
+    rendered = []
+    for path in sorted((copy / "results" / "render").glob("*.h5")):
+        with h5py.File(path) as handle:
+            ids = [value.decode() for value in handle["objects/object_id"][()]]
+            rendered += ids
+            assert handle["rgba"].shape == (4 * len(ids), 32, 32, 4)
+            for position in range(len(ids)):
+                views = read_views(handle, position)
+                assert len(views["transforms"]["frames"]) == 4 and views["transforms"]["w"] == 32
+                assert np.allclose(np.array(views["transforms"]["frames"][2]["transform_matrix"]), views["c2w"][2])
+                # The object is in the views (a flat sheet seen exactly edge-on covers no pixel).
+                assert (views["rgba"][..., 3] > 0).any(axis=(1, 2)).sum() >= 3
+    assert sorted(rendered) == sorted(index.loc[index["status"] == "ok", "object_id"])
+    assert "alt='render views'" in (copy / "results" / "report" / "report.html").read_text()
+    write_config(copy, changed_config(render={**settings, "fov_deg": 30.0}))
+    assert planned_rules(copy) == {"render", "report"}
+
+
 def test_deleted_shard_file_rebuilds_only_that_shard(build, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(build, copy, symlinks=True)

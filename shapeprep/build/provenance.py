@@ -33,7 +33,7 @@ def download_outcome_settings(download: dict) -> dict:
 #: Packages whose versions are written into every shard.
 TRACKED_PACKAGES = (
     "shapeprep", "numpy", "scipy", "trimesh", "libigl", "pymcubes", "fpsample", "meshiki", "pymeshlab", "torch", "cubvh",
-    "h5py", "snakemake",
+    "h5py", "snakemake", "moderngl",
 )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from ..atomic import atomic_path, write_table
 from ..report.page import (
     CSV_COLUMNS,
+    RENDER_STRIP_LABEL,
     benchmark_table,
     distribution_figures,
     gallery_picks,
@@ -21,6 +22,7 @@ from ..report.page import (
     shard_summary,
     thumbnails,
 )
+from ..report.render import png_bytes
 from ..samples.shards import read_shard_object, shard_contents
 from ..geometry.cubvh import resolve_backend
 from .index import object_table, read_stage_tables
@@ -106,8 +108,33 @@ def sparse_mesh(path: str, object_id: str, picture_resolution: int = 256):
     return reconstruct_mesh(arrays["coords"], arrays["sdf"], resolution, truncation, step=step)
 
 
+def render_strip(path: str, object_id: str, size: int, count: int = 6) -> np.ndarray | None:
+    """``count`` of an object's stored views, evenly spaced, over white, side by side at ``size`` pixels:
+    ``(size, count * size, 3)`` uint8, or None when the object is not in the render file."""
+    import h5py
+    from PIL import Image
+
+    from ..tables import decode_strings
+    from ..views.store import read_views
+
+    with h5py.File(path, "r") as handle:
+        ids = decode_strings(handle["objects/object_id"][()])
+        if object_id not in ids:
+            return None
+        position = ids.index(object_id)
+        offsets = handle["offsets"]
+        available = int(offsets[position + 1] - offsets[position])
+        picks = np.unique(np.linspace(0, available - 1, min(count, available)).round().astype(int))
+        rgba = read_views(handle, position, picks)["rgba"].astype(np.float32) / 255.0
+    over_white = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
+    tiles = [np.asarray(Image.fromarray((view * 255).round().astype(np.uint8)).resize((size, size), Image.LANCZOS))
+             for view in over_white]
+    return np.concatenate(tiles, axis=1)
+
+
 def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str, str], size: int,
-                  renderer: str = "cpu", sparse_files: dict[str, str] | None = None) -> list:
+                  renderer: str = "cpu", sparse_files: dict[str, str] | None = None,
+                  render_files: dict[str, str] | None = None) -> list:
     """Gallery thumbnails of one object from the declared mesh stores and shards.
 
     Parameters
@@ -117,6 +144,7 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
     shard_files : ``shard name -> final shard``
     size : thumbnail side in pixels
     renderer : ``cpu`` or ``cubvh`` (ray casting the normal maps)
+    sparse_files, render_files : ``shard name -> file`` of the optional sparse SDF and render stages
     """
     meshes = []
     for label, paths in stores.items():
@@ -135,13 +163,18 @@ def object_images(row, stores: dict[str, dict[str, str]], shard_files: dict[str,
         # Objects without salient edges store uniform points in the salient set: not red.
         salient = None if bool(row.get("sample_salient_fallback") or False) else arrays["salient"][:, :3]
         points = (arrays["surface"][:, :3], salient)
-    return thumbnails(meshes, points, size, backend=renderer)
+    images = thumbnails(meshes, points, size, backend=renderer)
+    if render_files and row["shard"] in render_files and row["status"] == "ok":
+        strip = render_strip(render_files[row["shard"]], row["object_id"], size)
+        if strip is not None:
+            images.append((RENDER_STRIP_LABEL, png_bytes(strip)))
+    return images
 
 
 def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list[str], watertight_meshes: list[str],
         settings: dict, provenance: dict, benchmarks: str, objects: str, objects_csv: str, html: str, figures: str,
         workflow_dir: str | None = None, sparse_sdf_status: list[str] = (), sparse_files: list[str] = (),
-        **status_tables: list[str]) -> None:
+        render_status: list[str] = (), render_files: list[str] = (), **status_tables: list[str]) -> None:
     """Write the per-object status table (parquet and CSV), the report page and its figures.
 
     Parameters
@@ -156,6 +189,8 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     workflow_dir : where to ask git for the commit
     sparse_sdf_status, sparse_files : the sparse SDF status tables and files (empty unless ``sparse_sdf.enabled``):
         active voxels and bytes per object join the table, and the gallery shows the voxels' surface
+    render_status, render_files : the render status tables and files (empty unless ``render.enabled``): seconds and
+        missing textures per object join the table, and the gallery shows a strip of views
     status_tables : ``<stage>=`` per-shard status parquet paths, one keyword per
         :data:`~shapeprep.status.OBJECT_STAGES` stage
     """
@@ -173,6 +208,12 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
             voxels = table.loc[mine, "sparse_sdf_active_voxels"].astype(float)
             if voxels.sum() > 0:
                 table.loc[mine, "sparse_sdf_bytes"] = Path(path).stat().st_size * voxels / voxels.sum()
+    if render_status:
+        rendered = pd.concat([pd.read_parquet(path) for path in render_status], ignore_index=True)
+        rendered = rendered[rendered["status"] == "ok"][["object_id", "seconds", "textures_missing"]]
+        table = table.merge(rendered.rename(columns={"seconds": "render_seconds",
+                                                     "textures_missing": "render_textures_missing"}),
+                            on="object_id", how="left")
     write_table(table, objects)
     with atomic_path(objects_csv) as temporary:
         table.reindex(columns=CSV_COLUMNS).to_csv(temporary, index=False)
@@ -190,7 +231,7 @@ def run(manifest: str, filtered: str, shards: list[str], normalized_meshes: list
     for _, row in picks.iterrows():
         began = time.perf_counter()
         gallery.append((row.to_dict(), object_images(row, stores, shard_files, settings["thumbnail_size"], renderer,
-                                                     by_shard(sparse_files))))
+                                                     by_shard(sparse_files), by_shard(render_files))))
         logger.info("report: gallery %s (%s) in %.2f s", str(row["object_id"])[:16], row["why"],
                     time.perf_counter() - began)
     provenance = {**provenance, "git_commit": git_commit(workflow_dir), "package_versions": package_versions()}

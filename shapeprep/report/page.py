@@ -250,8 +250,13 @@ def thumbnails(meshes: list[tuple[str, np.ndarray, np.ndarray]], points: tuple |
 # ----------------------------------------------------------------------------- page
 
 
+#: Label of the gallery's strip of conditioning renders (shown at its own width).
+RENDER_STRIP_LABEL = "render views"
+
+
 def _img(png: bytes, alt: str) -> str:
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    strip = " class='strip'" if alt == RENDER_STRIP_LABEL else ""
+    return f"<img{strip} alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
 
 
 SELF_CHECK = """<script>
@@ -273,7 +278,7 @@ table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;padding
 th{background:#eef2f8}.cards{display:flex;gap:1em;flex-wrap:wrap}
 .card{background:#f4f6fa;border-radius:6px;padding:.6em 1em}.card b{font-size:1.6em;display:block}
 .figs img{margin:4px;border:1px solid #ddd}.gallery{display:flex;flex-wrap:wrap;gap:12px}
-.item{border:1px solid #ddd;border-radius:6px;padding:6px}.item img{width:160px;height:160px}
+.item{border:1px solid #ddd;border-radius:6px;padding:6px}.item img{width:160px;height:160px}.item img.strip{width:auto;display:block}
 .item .cap{font-size:.8em;color:#444;max-width:500px}
 pre{background:#f6f6f6;padding:1em;overflow:auto;max-height:30em}
 </style>"""
@@ -327,7 +332,8 @@ def render_html(
         "<h2>Distributions</h2><div class='figs'>",
         *[_img(png, title) for (_, title), png in figures.items()], "</div>",
         "<h2>Gallery</h2><p>Normal maps of the normalised source and the watertight mesh (ray cast, "
-        "front view, 20&deg; elevation) and the stored surface points with salient points in red.</p>",
+        "front view, 20&deg; elevation) and the stored surface points with salient points in red; with "
+        "<code>render.enabled</code>, a strip of the conditioning renders.</p>",
         "<div class='gallery'>",
     ]
     for row, images in gallery:
