@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sparse_sdf import quantiles  # p50 | p90 | max of a table row (this folder is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "meshes"
@@ -159,13 +160,6 @@ def run_peer(peer_dir: Path, blender_python: str, samples: int, timeout: float) 
     return {"peer_seconds_per_view": float(np.median(timing["seconds_per_view"])),
             "peer_seconds_import": timing["seconds_import"], "peer_iou_min": min(ious), "peer_iou_mean": float(np.mean(ious)),
             "peer_edge_alpha_error": float(np.mean(edge_errors))}
-
-
-def quantiles(values) -> str:
-    values = np.asarray([v for v in values if v == v], dtype=float)
-    if not len(values):
-        return "- | - | -"
-    return " | ".join(f"{v:.3g}" for v in (*np.percentile(values, [50, 90]), values.max()))
 
 
 def main() -> int:

@@ -122,6 +122,18 @@ def export_command(args) -> int:
     return 0
 
 
+def export_views_command(args) -> int:
+    from .views.export import export_trellis
+
+    source = Path(args.source)
+    shards = sorted(source.glob("*.h5")) if source.is_dir() else [source]
+    if not shards:
+        raise ValueError(f"no render shards (*.h5) in {source}")
+    summary = export_trellis(shards, args.output, set(args.object) if args.object else None)
+    print(json.dumps({"layout": "trellis", "output": str(args.output), **summary}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .watertight import WatertightOptions
     from .watertight.options import FILL_METHODS
@@ -169,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--category", default="02691156",
                         help="vecset: the ShapeNet synset id folder (its loader only knows those ids).")
     export.set_defaults(handler=export_command)
+
+    views = commands.add_parser("export-views", help="Write render shards as TRELLIS's loaders read them "
+                                "(renders_cond/<object id>/NNN.png + transforms.json).")
+    views.add_argument("source", help="A render shard .h5, or the folder of them (results/render).")
+    views.add_argument("output", help="The dataset root TRELLIS is pointed at.")
+    views.add_argument("--object", action="append", help="Object id to export (repeatable; default: all).")
+    views.set_defaults(handler=export_views_command)
     return parser
 
 

@@ -215,3 +215,17 @@ def test_render_shard_round_trip(tmp_path):
         assert np.allclose(back["depth"], views["b"]["depth"][[0, 4]], rtol=1e-3)
         assert back["transforms"] == views["b"]["transforms"]
         assert json.loads(handle.attrs["params"]) == {}
+    # Exported as TRELLIS's image-conditioned datasets read it: renders_cond/<instance>/transforms.json, then
+    # a frame's file_path under that folder, opened as RGBA.
+    from PIL import Image
+
+    from shapeprep.cli import main
+
+    assert main(["export-views", str(path), str(tmp_path / "trellis")]) == 0
+    for instance, arrays in views.items():
+        image_root = tmp_path / "trellis" / "renders_cond" / instance
+        metadata = json.loads((image_root / "transforms.json").read_text())
+        assert len(metadata["frames"]) == len(arrays["rgba"])
+        for index, frame in enumerate(metadata["frames"]):
+            image = np.asarray(Image.open(image_root / frame["file_path"]).convert("RGBA"))
+            assert np.array_equal(image, arrays["rgba"][index])
