@@ -19,7 +19,7 @@ from shapeprep.build.provenance import imported_modules, package_root, stage_mod
 from shapeprep.status import STAGE_NAMES
 
 LAYERS = {
-    "shapeprep": 0, "shapeprep.status": 0, "shapeprep.atomic": 0, "shapeprep.tables": 0,
+    "shapeprep": 0, "shapeprep.status": 0, "shapeprep.atomic": 0, "shapeprep.tables": 0, "shapeprep.shardfiles": 0,
     "shapeprep.geometry": 1,
     "shapeprep.sources": 2, "shapeprep.watertight": 2, "shapeprep.samples": 2, "shapeprep.report": 2,
     "shapeprep.volumes": 2, "shapeprep.views": 2,

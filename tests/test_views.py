@@ -229,3 +229,40 @@ def test_render_shard_round_trip(tmp_path):
         for index, frame in enumerate(metadata["frames"]):
             image = np.asarray(Image.open(image_root / frame["file_path"]).convert("RGBA"))
             assert np.array_equal(image, arrays["rgba"][index])
+
+
+def test_view_dataset_through_worker_processes(tmp_path):
+    """The reader returns views with their cameras, composited over the background, through DataLoader workers,
+    and draws the same views again with a fixed seed."""
+    renderer_or_skip()
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    from shapeprep.data import ViewDataset
+
+    path = textured_cube(tmp_path)
+    cameras = orbit_cameras(fibonacci_directions(6), RADIUS)
+    _, mesh, rendered = render_all(path, cameras)
+    transforms = transforms_json(cameras, FOV, RESOLUTION, mesh.center, mesh.scale)
+    arrays = {"rgba": np.stack([v[0] for v in rendered]), "normal": np.stack([v[1] for v in rendered]),
+              "depth": np.stack([v[2] for v in rendered]), "c2w": cameras.astype(np.float32), "transforms": transforms}
+    shard = tmp_path / "render" / "00000.h5"
+    objects = [{"object_id": "cube-a"}, {"object_id": "cube-b"}, {"object_id": "cube-c"}]
+    write_view_shard(shard, objects, lambda _: arrays, [6, 6, 6],
+                     {"resolution": RESOLUTION, "fov_deg": FOV, "radius": RADIUS, "shading": "unlit", "shard": "00000"})
+    dataset = ViewDataset(tmp_path / "render", views_per_item=2, background=1.0, seed=7)
+    batches = list(DataLoader(dataset, batch_size=3, num_workers=2))
+    (batch,) = batches
+    assert batch["image"].shape == (3, 2, 3, RESOLUTION, RESOLUTION) and batch["alpha"].shape == (3, 2, 1, RESOLUTION, RESOLUTION)
+    assert batch["c2w"].shape == (3, 2, 4, 4) and batch["object_id"] == ["cube-a", "cube-b", "cube-c"]
+    for item in range(3):
+        for slot in range(2):
+            view = int(batch["view_index"][item, slot])
+            assert torch.equal(batch["c2w"][item, slot], torch.from_numpy(cameras[view].astype(np.float32)))
+            expected = arrays["rgba"][view, ..., :3] / 255.0 * (arrays["rgba"][view, ..., 3:] / 255.0) \
+                + (1.0 - arrays["rgba"][view, ..., 3:] / 255.0)
+            assert np.allclose(batch["image"][item, slot].permute(1, 2, 0).numpy(), expected, atol=1e-6)
+    assert np.allclose(batch["intrinsics"][0].numpy(), [[transforms["fl_x"], 0, RESOLUTION / 2],
+                                                        [0, transforms["fl_y"], RESOLUTION / 2], [0, 0, 1]])
+    again = next(iter(DataLoader(ViewDataset(tmp_path / "render", views_per_item=2, seed=7), batch_size=3)))
+    assert torch.equal(again["view_index"], batch["view_index"])

@@ -15,26 +15,15 @@ Files open lazily in each worker process and are never shared across a fork.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
+from ..shardfiles import ShardHandles, shard_paths
 from .store import read_sparse_object
 
 try:  # torch is optional: without it items are numpy arrays
     from torch.utils.data import Dataset as _DatasetBase
 except ImportError:  # pragma: no cover - exercised only where torch is absent
     _DatasetBase = object
-
-
-def sparse_files(source) -> list[str]:
-    """Sparse shard paths from a folder, one file, or a list of files."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        return sorted(str(path) for path in Path(source).glob("*.h5"))
-    if isinstance(source, (str, Path)):
-        return [str(source)]
-    return [str(path) for path in source]
 
 
 class SparseSDFDataset(_DatasetBase):
@@ -49,31 +38,17 @@ class SparseSDFDataset(_DatasetBase):
     def __init__(self, source, tensors: bool = True):
         import h5py
 
-        self.files = sparse_files(source)
+        self.files = shard_paths(source)
         self.items = []
         for path in self.files:
             with h5py.File(path, "r") as handle:
                 ids = handle["objects/object_id"].asstr()[()]
                 self.items += [(path, position, str(object_id)) for position, object_id in enumerate(ids)]
         self.tensors = tensors
-        self._handles, self._pid = {}, None
+        self._handle = ShardHandles()
 
     def __len__(self) -> int:
         return len(self.items)
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_handles"], state["_pid"] = {}, None
-        return state
-
-    def _handle(self, path: str):
-        import h5py
-
-        if self._pid != os.getpid():
-            self._handles, self._pid = {}, os.getpid()
-        if path not in self._handles:
-            self._handles[path] = h5py.File(path, "r")
-        return self._handles[path]
 
     def __getitem__(self, index: int) -> dict:
         path, position, object_id = self.items[index]
