@@ -1,19 +1,21 @@
 """Rasterise a :class:`~shapeprep.views.scene.TexturedScene` from many cameras with OpenGL (moderngl).
 
 Headless: an EGL context (Mesa's llvmpipe on CPUs, the vendor's driver on
-GPUs), one per process, made on first use. Per view one pass writes three
-images (colour, normal, depth); with ``samples > 1`` a second, multisampled
-pass redraws the colour (llvmpipe's multisampling about doubles the cost):
+GPUs), one per process, made on first use. One pass per view writes three
+images; with ``samples > 1`` it draws into multisampled textures that a
+second, full-screen pass resolves (llvmpipe's multisampling about doubles
+the cost of a view):
 
 - **colour**: base colour x texture x vertex colour, alpha by the material's
   mode (``OPAQUE`` 1, ``MASK`` cut at its cutoff, ``BLEND`` blended over what
   is behind, drawn after the opaque parts); ``shading="lit"`` multiplies by
   ``ambient + (1 - ambient) |n . v|`` (a headlight: no side of an object is
-  dark), ``"unlit"`` keeps the albedo. Surfaces are two-sided.
+  dark), ``"unlit"`` keeps the albedo. Surfaces are two-sided. Averaged over
+  the samples: antialiased edges, fractional alpha.
 - **normal** and **depth**: the world-space normal turned towards the camera
-  and the depth along the viewing axis of the nearest surface at the pixel
-  centre (``BLEND`` surfaces count where their alpha reaches 0.5), never
-  averaged across an edge.
+  and the depth along the viewing axis of the nearest surface covering the
+  pixel (any of its samples; ``BLEND`` surfaces where their alpha reaches 0.5),
+  evaluated at the pixel centre: exact values, never averaged across an edge.
 
 Outputs per view: ``rgba (r, r, 4) uint8`` (straight alpha, background 0),
 ``normal (r, r, 3) uint8`` (``(n + 1) / 2 * 255``, background 0) and
@@ -91,6 +93,44 @@ void main() {
 }
 """
 
+# Resolves the multisampled images into the single-sample ones: colour averaged over the samples (antialiased
+# edges); normal and depth from the nearest surface among the covered samples (exact values, never averaged).
+_RESOLVE_VERTEX_SHADER = """
+#version 330
+void main() {
+    vec2 corner = vec2((gl_VertexID << 1) & 2, gl_VertexID & 2);
+    gl_Position = vec4(corner * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+
+_RESOLVE_FRAGMENT_SHADER = """
+#version 330
+uniform sampler2DMS colors;
+uniform sampler2DMS normals;
+uniform sampler2DMS depths;
+uniform int samples;
+layout(location = 0) out vec4 out_color;
+layout(location = 1) out vec4 out_normal;
+layout(location = 2) out vec4 out_depth;
+void main() {
+    ivec2 pixel = ivec2(gl_FragCoord.xy);
+    vec4 color = vec4(0.0);
+    float nearest = 0.0;
+    int pick = -1;
+    for (int i = 0; i < samples; i++) {
+        color += texelFetch(colors, pixel, i);
+        float depth = texelFetch(depths, pixel, i).r;
+        if (depth > 0.0 && (pick < 0 || depth < nearest)) {
+            nearest = depth;
+            pick = i;
+        }
+    }
+    out_color = color / float(samples);
+    out_normal = pick < 0 ? vec4(0.0) : texelFetch(normals, pixel, pick);
+    out_depth = vec4(nearest, 0.0, 0.0, 1.0);
+}
+"""
+
 _CONTEXT = None
 
 
@@ -122,7 +162,7 @@ class ViewRenderer:
     shading : ``"lit"`` or ``"unlit"``
     threads : int or None, llvmpipe's rasteriser threads
     samples : int
-        Colour samples per pixel (1: no multisampling, one pass per view).
+        Samples per pixel (1: no multisampling: aliased edges, about half the time on llvmpipe).
     """
 
     def __init__(self, scene: TexturedScene, resolution: int, fov_deg: float, near: float, far: float,
@@ -136,21 +176,25 @@ class ViewRenderer:
         self.program["lit"].value = shading == "lit"
         self.program["ambient"].value = AMBIENT
         size = (self.resolution, self.resolution)
-        self._resources = []
-        self.images = ctx.framebuffer(
+        self._resources = [self.program]
+        self.images = self._keep(ctx.framebuffer(
             color_attachments=[self._keep(ctx.renderbuffer(size, 4)), self._keep(ctx.renderbuffer(size, 4)),
                                self._keep(ctx.renderbuffer(size, 1, dtype="f4"))],
-            depth_attachment=self._keep(ctx.depth_renderbuffer(size)))
-        framebuffers = [self.images]
-        if self.samples > 1:
-            self.color_msaa = ctx.framebuffer(
-                color_attachments=[self._keep(ctx.renderbuffer(size, 4, samples=self.samples))],
-                depth_attachment=self._keep(ctx.depth_renderbuffer(size, samples=self.samples)))
-            self.color = ctx.framebuffer(color_attachments=[self._keep(ctx.renderbuffer(size, 4))])
-            framebuffers += [self.color_msaa, self.color]
-        self._keep(self.program)
-        for framebuffer in framebuffers:
-            self._keep(framebuffer)
+            depth_attachment=self._keep(ctx.depth_renderbuffer(size))))
+        self.target = self.images
+        if self.samples > 1:  # draw into multisampled textures, then resolve them into ``images``
+            self.multisampled = [self._keep(ctx.texture(size, 4, samples=self.samples)),
+                                 self._keep(ctx.texture(size, 4, samples=self.samples)),
+                                 self._keep(ctx.texture(size, 1, dtype="f4", samples=self.samples))]
+            self.target = self._keep(ctx.framebuffer(
+                color_attachments=self.multisampled,
+                depth_attachment=self._keep(ctx.depth_renderbuffer(size, samples=self.samples))))
+            self.resolve = self._keep(ctx.program(vertex_shader=_RESOLVE_VERTEX_SHADER,
+                                                  fragment_shader=_RESOLVE_FRAGMENT_SHADER))
+            self.resolve["samples"].value = self.samples
+            for unit, name in enumerate(("colors", "normals", "depths")):
+                self.resolve[name].value = unit
+            self.resolve_vao = self._keep(ctx.vertex_array(self.resolve, []))
         self.parts = []
         for primitive in sorted(scene.primitives, key=lambda p: p.alpha_mode == "BLEND"):
             n = len(primitive.positions)
@@ -188,27 +232,31 @@ class ViewRenderer:
         self.program["view"].write(view.T.astype("f4").tobytes())
         self.program["eye"].value = tuple(float(v) for v in c2w[:3, 3])
         ctx.disable(moderngl.CULL_FACE)
-        ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
-        # Premultiplied colour over a transparent background; blended parts last, without depth writes.
+        ctx.enable(moderngl.DEPTH_TEST)
+        # Premultiplied colour over a transparent background: opaque parts replace, blended parts (drawn last,
+        # without depth writes) blend; blending costs per sample, so it is on for those only.
         ctx.blend_func = (moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA)
-        framebuffers = [self.images] + ([self.color_msaa] if self.samples > 1 else [])
-        for framebuffer in framebuffers:
-            framebuffer.use()
-            framebuffer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            for vao, texture, base, mode, cutoff in self.parts:
-                framebuffer.depth_mask = mode != 2
-                self._draw(vao, texture, base, mode, cutoff)
-            framebuffer.depth_mask = True
+        self.target.use()
+        self.target.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        for vao, texture, base, mode, cutoff in self.parts:
+            if mode == 2:
+                ctx.enable(moderngl.BLEND)
+                self.target.depth_mask = False
+            self._draw(vao, texture, base, mode, cutoff)
+        self.target.depth_mask = True
         ctx.disable(moderngl.BLEND)
-        size = self.resolution
         if self.samples > 1:
-            ctx.copy_framebuffer(self.color, self.color_msaa)  # resolves the samples
-            premultiplied = self.color.read(components=4)
-        else:
-            premultiplied = self.images.read(components=4, attachment=0)
-        rgba = np.frombuffer(premultiplied, np.uint8).reshape(size, size, 4)[::-1]  # OpenGL rows start at the bottom
-        normal = np.frombuffer(self.images.read(components=3, attachment=1), np.uint8).reshape(size, size, 3)[::-1]
-        depth = np.frombuffer(self.images.read(components=1, attachment=2, dtype="f4"), np.float32).reshape(size, size)[::-1]
+            ctx.disable(moderngl.DEPTH_TEST)
+            self.images.use()
+            for unit, texture in enumerate(self.multisampled):
+                texture.use(unit)
+            self.resolve_vao.render(moderngl.TRIANGLES, vertices=3)
+        size = self.resolution
+        read = self.images.read
+        # OpenGL rows start at the bottom.
+        rgba = np.frombuffer(read(components=4, attachment=0), np.uint8).reshape(size, size, 4)[::-1]
+        normal = np.frombuffer(read(components=3, attachment=1), np.uint8).reshape(size, size, 3)[::-1]
+        depth = np.frombuffer(read(components=1, attachment=2, dtype="f4"), np.float32).reshape(size, size)[::-1]
         return straight_alpha(rgba), np.ascontiguousarray(normal), np.ascontiguousarray(depth)
 
     def _draw(self, vao, texture, base, mode, cutoff):
