@@ -165,6 +165,18 @@ def test_a_missing_texture_renders_with_the_base_colour_and_is_recorded(tmp_path
     assert np.abs(rgba[centre, centre, :3].astype(int) - (200, 100, 50)).max() <= 2
 
 
+def test_a_missing_material_library_is_recorded(tmp_path):
+    import shutil
+
+    shutil.copy(shared_mesh("rabbit.obj"), tmp_path / "rabbit.obj")  # without its rabbit.mtl (magenta)
+    alone = load_textured(tmp_path / "rabbit.obj", np.zeros(3), 1.0)
+    assert alone.notes["materials_missing"] == 1 and alone.notes["textures_missing"] == 0
+    assert np.allclose(alone.primitives[0].base_color, 1.0)
+    with_library = load_textured(shared_mesh("rabbit.obj"), np.zeros(3), 1.0)
+    assert with_library.notes["materials_missing"] == 0
+    assert np.allclose(with_library.primitives[0].base_color, [1.0, 0.0, 1.0, 1.0])
+
+
 def test_textures_named_with_foreign_paths_are_found_and_renders_repeat_bit_for_bit():
     renderer_or_skip()
     path = shared_mesh("spider_obj/spider.obj")  # its MTL names textures as .\\wal67ar_small.jpg

@@ -56,7 +56,8 @@ class TexturedScene:
 
     ``notes`` counts: ``textures_missing`` (referenced, not found: base colour
     used), ``textures_resized``, ``textures_found_by_name`` (a foreign path
-    resolved by file name), ``materials_unreadable`` (1: the file's materials
+    resolved by file name), ``materials_missing`` (material libraries, such as
+    an OBJ's ``.mtl``, not found: drawn white), ``materials_unreadable`` (1: the file's materials
     could not be parsed, its geometry is drawn grey), ``primitives``, ``faces``,
     ``blend_primitives``.
     """
@@ -93,8 +94,10 @@ def _rgba(value, default=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
     """A colour as ``(4,)`` float32 in [0, 1] from trimesh's uint8 or float forms."""
     if value is None:
         return np.asarray(default, dtype=np.float32)
-    value = np.asarray(value, dtype=np.float64).reshape(-1)
-    if value.max(initial=0.0) > 1.0 or np.issubdtype(np.asarray(value).dtype, np.integer):
+    value = np.asarray(value)
+    integer = np.issubdtype(value.dtype, np.integer)  # trimesh keeps glTF factors and MTL colours as uint8
+    value = value.astype(np.float64).reshape(-1)
+    if integer or value.max(initial=0.0) > 1.0:
         value = value / 255.0
     out = np.ones(4)
     out[: min(len(value), 4)] = value[:4]
@@ -172,7 +175,8 @@ def load_textured(path: str | Path, center, scale: float) -> TexturedScene:
     from ..geometry.loaders import load_mesh
 
     path = Path(path)
-    notes = {"textures_missing": 0, "textures_resized": 0, "textures_found_by_name": 0, "materials_unreadable": 0}
+    notes = {"textures_missing": 0, "textures_resized": 0, "textures_found_by_name": 0, "materials_missing": 0,
+             "materials_unreadable": 0}
     center = np.asarray(center, dtype=np.float64)
     if path.suffix.lower() in (".off",) or (path.suffix.lower() == ".ply" and _has_no_colors(path)):
         vertices, faces = load_mesh(path)  # no materials: the geometry loader (it reads strips and odd OFFs)
@@ -192,7 +196,7 @@ def load_textured(path: str | Path, center, scale: float) -> TexturedScene:
             continue
         base, texture, uv, colors, mode, cutoff = _material(geometry.visual, notes, textures)
         positions = (np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3] - center) * scale
-        normal_matrix = np.linalg.inv(transform[:3, :3]).T
+        normal_matrix = np.linalg.pinv(transform[:3, :3]).T  # pinv: a node scaled to zero must not raise
         normals = np.asarray(geometry.vertex_normals, dtype=np.float64) @ normal_matrix.T
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         faces = np.asarray(geometry.faces, dtype=np.uint32)
@@ -208,7 +212,9 @@ def load_textured(path: str | Path, center, scale: float) -> TexturedScene:
     if not primitives:
         vertices, faces = load_mesh(path)  # raises the loader's reason (no_faces, unreadable)
         primitives = [_plain(vertices, faces, center, scale)]
-    notes["textures_missing"] = len(set(resolver.missing))
+    missing = set(resolver.missing)
+    notes["materials_missing"] = sum(1 for name in missing if name.lower().endswith(".mtl"))
+    notes["textures_missing"] = len(missing) - notes["materials_missing"]
     notes["textures_found_by_name"] = len(set(resolver.by_name))
     return TexturedScene(primitives, _count(notes, len(primitives), sum(len(p.faces) for p in primitives), blend))
 
