@@ -326,17 +326,23 @@ def _points_closest(vertices, faces, points, point_starts, cell_slot, starts, tr
         for entry in range(starts[slot], starts[slot + 1]):
             t = tris[entry]
             a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-            low = min(vertices[a, 0], vertices[b, 0], vertices[c, 0]) - reach
-            high = max(vertices[a, 0], vertices[b, 0], vertices[c, 0]) + reach
-            ylow = min(vertices[a, 1], vertices[b, 1], vertices[c, 1]) - reach
-            yhigh = max(vertices[a, 1], vertices[b, 1], vertices[c, 1]) + reach
-            zlow = min(vertices[a, 2], vertices[b, 2], vertices[c, 2]) - reach
-            zhigh = max(vertices[a, 2], vertices[b, 2], vertices[c, 2]) + reach
+            box_x0, box_x1 = min(vertices[a, 0], vertices[b, 0], vertices[c, 0]), max(vertices[a, 0], vertices[b, 0], vertices[c, 0])
+            box_y0, box_y1 = min(vertices[a, 1], vertices[b, 1], vertices[c, 1]), max(vertices[a, 1], vertices[b, 1], vertices[c, 1])
+            box_z0, box_z1 = min(vertices[a, 2], vertices[b, 2], vertices[c, 2]), max(vertices[a, 2], vertices[b, 2], vertices[c, 2])
+            low, high = box_x0 - reach, box_x1 + reach
+            ylow, yhigh, zlow, zhigh = box_y0 - reach, box_y1 + reach, box_z0 - reach, box_z1 + reach
             for p in range(first + np.searchsorted(xs, low), first + np.searchsorted(xs, high, side="right")):
-                y, z = points[p, 1], points[p, 2]
+                x, y, z = points[p, 0], points[p, 1], points[p, 2]
                 if y < ylow or y > yhigh or z < zlow or z > zhigh:
                     continue
-                d, qx, qy, qz = triangle_distance2(vertices, faces, t, points[p, 0], y, z)
+                # The distance to the triangle's box bounds the distance to it from below: skip the exact
+                # test when that bound is not below the best so far (nothing can change).
+                gx = max(box_x0 - x, x - box_x1, 0.0)
+                gy = max(box_y0 - y, y - box_y1, 0.0)
+                gz = max(box_z0 - z, z - box_z1, 0.0)
+                if gx * gx + gy * gy + gz * gz >= squared[p]:
+                    continue
+                d, qx, qy, qz = triangle_distance2(vertices, faces, t, x, y, z)
                 if d <= reach2 and d < squared[p]:
                     squared[p] = d
                     face[p] = t
