@@ -16,8 +16,6 @@ Views are drawn at random, or from ``(seed, epoch, index)`` with a fixed ``seed`
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from ..shardfiles import ShardHandles, shard_paths
@@ -75,9 +73,8 @@ class ViewDataset(_DatasetBase):
         path, position, object_id, count = self.items[index]
         rng = np.random.default_rng(None if self.seed is None else [self.seed, self.epoch, index])
         picks = rng.choice(count, size=min(self.views_per_item, count), replace=False)
-        handle = self._handle(path)
-        arrays = read_views(handle, position, np.sort(picks))
-        transforms = json.loads(handle["transforms"][position])
+        arrays = read_views(self._handle(path), position, np.sort(picks))
+        transforms = arrays["transforms"]
         rgba = arrays["rgba"].astype(np.float32) / 255.0
         item = {"normal": arrays["normal"].astype(np.float32) / 127.5 - 1.0, "depth": arrays["depth"],
                 "c2w": arrays["c2w"], "intrinsics": intrinsics_matrix(transforms),

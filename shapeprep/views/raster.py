@@ -172,6 +172,7 @@ class ViewRenderer:
         self.ctx = ctx = gl_context(threads)
         self.resolution, self.fov_deg, self.near, self.far = int(resolution), float(fov_deg), float(near), float(far)
         self.samples = int(samples)
+        self.projection = projection_matrix(self.fov_deg, self.near, self.far)
         self.program = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
         self.program["lit"].value = shading == "lit"
         self.program["ambient"].value = AMBIENT
@@ -227,7 +228,7 @@ class ViewRenderer:
 
         ctx = self.ctx
         view = np.linalg.inv(np.asarray(c2w, dtype=np.float64))
-        mvp = projection_matrix(self.fov_deg, self.near, self.far) @ view
+        mvp = self.projection @ view
         self.program["mvp"].write(mvp.T.astype("f4").tobytes())  # OpenGL matrices are column-major
         self.program["view"].write(view.T.astype("f4").tobytes())
         self.program["eye"].value = tuple(float(v) for v in c2w[:3, 3])

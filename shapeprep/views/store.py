@@ -63,26 +63,25 @@ def write_view_shard(path: str | Path, objects: list[dict], load: Callable[[str]
         })
         write_object_table(out.create_group("objects"), objects)
         out.create_dataset("offsets", data=offsets).attrs["description"] = "object i owns views offsets[i]:offsets[i+1]"
-        rgba = out.create_dataset("rgba", shape=(total, size, size, 4), dtype=np.uint8,
-                                  chunks=(1, size, size, 4) if total else None, **(options if total else {}))
-        normal = out.create_dataset("normal", shape=(total, size, size, 3), dtype=np.uint8,
-                                    chunks=(1, size, size, 3) if total else None, **(options if total else {}))
-        depth = out.create_dataset("depth", shape=(total, size, size), dtype=np.float16,
-                                   chunks=(1, size, size) if total else None, **(options if total else {}))
+        images = {}
+        for name, channels, dtype, description in (
+                ("rgba", (4,), np.uint8, "colour of the textured source, straight alpha, transparent background"),
+                ("normal", (3,), np.uint8, "world-space unit normal turned towards the camera, (n + 1) / 2 * 255"),
+                ("depth", (), np.float16, "distance along the viewing axis in normalised-frame units, 0 = background")):
+            shape = (size, size, *channels)
+            images[name] = out.create_dataset(name, shape=(total, *shape), dtype=dtype,
+                                              chunks=(1, *shape) if total else None, **(options if total else {}))
+            images[name].attrs["description"] = description
         c2w = out.create_dataset("c2w", shape=(total, 4, 4), dtype=np.float32)
-        transforms = out.create_dataset("transforms", shape=(len(objects),), dtype=h5py.string_dtype())
-        rgba.attrs["description"] = "colour of the textured source, straight alpha, transparent background"
-        normal.attrs["description"] = "world-space unit normal turned towards the camera, (n + 1) / 2 * 255"
-        depth.attrs["description"] = "distance along the viewing axis in normalised-frame units, 0 = background"
         c2w.attrs["description"] = CAMERA_CONVENTION
+        transforms = out.create_dataset("transforms", shape=(len(objects),), dtype=h5py.string_dtype())
         for position, row in enumerate(objects):
             views = load(row["object_id"])
             start, stop = offsets[position], offsets[position + 1]
             if len(views["rgba"]) != stop - start:
                 raise ValueError(f"{row['object_id']}: {len(views['rgba'])} views, {stop - start} announced")
-            rgba[start:stop] = views["rgba"]
-            normal[start:stop] = views["normal"]
-            depth[start:stop] = np.asarray(views["depth"], dtype=np.float16)
+            for name, dataset in images.items():
+                dataset[start:stop] = np.asarray(views[name], dtype=dataset.dtype)
             c2w[start:stop] = views["c2w"]
             transforms[position] = json.dumps(views["transforms"])
 

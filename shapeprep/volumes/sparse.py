@@ -377,17 +377,18 @@ def _winding_number_at(vertices, faces, points):
     winding number), or libigl's for every point when there are too many."""
     import igl
 
-    if len(points) * len(faces) > CROSSING_BUDGET:
+    def fast(at):
         return igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
-                                       np.ascontiguousarray(faces, dtype=np.int64), np.ascontiguousarray(points))
+                                       np.ascontiguousarray(faces, dtype=np.int64), np.ascontiguousarray(at))
+
+    if len(points) * len(faces) > CROSSING_BUDGET:
+        return fast(points)
     along_x = crossing_numbers(vertices, faces, points, 0)
     along_y = crossing_numbers(vertices, faces, points, 1)
     winding = along_x.copy()
     unsure = along_x != along_y
     if unsure.any():
-        winding[unsure] = igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
-                                                  np.ascontiguousarray(faces, dtype=np.int64),
-                                                  np.ascontiguousarray(points[unsure]))
+        winding[unsure] = fast(points[unsure])
     return winding
 
 
