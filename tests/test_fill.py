@@ -158,3 +158,59 @@ def test_leaving_wide_regions_open_early_changes_no_decision(name, monkeypatch):
     # The bound is a bound: the widest opening traced is at least as wide (one region in these cases).
     assert early.stats["fill_regions"] == 1
     assert 0 < early.stats["fill_open_early_width_bound"] <= max(w.max() for w in widths)
+
+
+def test_voxel_set_finds_the_first_row_of_each_voxel_across_growth():
+    from shapeprep.geometry.grid import VoxelSet
+
+    rng = np.random.default_rng(7)
+    voxels = rng.integers(0, 40, (30000, 3))  # 64000 cells: many voxels listed twice
+    grown = VoxelSet(voxels[:5], 40)
+    for start in range(5, len(voxels), 7000):  # several rehashes into larger tables
+        grown.add(voxels[start:start + 7000])
+    keys = (voxels[:, 0] * 40 + voxels[:, 1]) * 40 + voxels[:, 2]
+    unique, first = np.unique(keys, return_index=True)
+    queries = rng.integers(0, 40, (20000, 3))
+    query_keys = (queries[:, 0] * 40 + queries[:, 1]) * 40 + queries[:, 2]
+    where = np.minimum(np.searchsorted(unique, query_keys), len(unique) - 1)
+    expected = np.where(unique[where] == query_keys, first[where], -1)
+    assert (expected == -1).any() and (expected >= 0).any()
+    assert np.array_equal(grown.find(queries), expected)
+    assert np.array_equal(VoxelSet(voxels, 40).find(queries), expected)
+    assert np.array_equal(VoxelSet(np.zeros((0, 3), np.int64), 40).find(queries[:3]), [-1, -1, -1])
+
+
+def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(monkeypatch):
+    """The cloth at 128 grows its zone over 4 rounds; each round's crossings equal a count from scratch."""
+    from pathlib import Path
+
+    from shapeprep.geometry.grid import VoxelSet
+    from shapeprep.geometry.loaders import load_mesh
+    from shapeprep.geometry.normalize import normalize_mesh
+    from shapeprep.watertight import holes
+
+    source = normalize_mesh(*load_mesh(Path(__file__).parents[2] / "shared/corpus/babylon_cloth/Cloth.gltf"))
+    checked, trace = [], holes._caps
+
+    def fresh_count(zone, nodes, *rest):
+        caps = trace(zone, nodes, *rest)
+        voxels, _ = holes.node_voxels(zone.graph, nodes)
+        assert len(voxels) == len(zone.voxels)
+        rows = VoxelSet(zone.voxels, zone.side).find(voxels)  # the fresh zone's voxels in the grown one
+        assert (rows >= 0).all()
+        high = zone.winding(voxels) > zone.threshold
+        assert np.array_equal(high, zone.high[rows])
+        members, crossing = VoxelSet(voxels, zone.side), np.zeros(len(voxels), dtype=bool)
+        for offset in holes.FACE_OFFSETS:
+            neighbour = members.find(voxels + offset)
+            known = neighbour >= 0
+            crossing[known] |= high[known] != high[neighbour[known]]
+        assert crossing.any() and np.array_equal(crossing, zone.crossing[rows])
+        assert np.array_equal(np.sort(members.keys(zone.voxels[caps.rows])), np.sort(members.keys(voxels[crossing & high])))
+        checked.append(len(voxels))
+        return caps
+
+    monkeypatch.setattr(holes, "_caps", fresh_count)
+    result = watertight_mesh(source.vertices, source.faces, RESOLUTION)
+    assert result.stats["fill_rounds"] == len(checked) >= 3
+    assert checked == sorted(checked) and checked[0] < checked[-1]

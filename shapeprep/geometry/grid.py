@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def grid_spacing(resolution: int) -> float:
@@ -25,14 +26,88 @@ def index_to_point(index: np.ndarray, resolution: int) -> np.ndarray:
     return np.asarray(index, dtype=np.float64) * grid_spacing(resolution) - 1.0
 
 
+#: Fibonacci hashing multiplier (2^64 / golden ratio, odd): spreads neighbouring keys over the table.
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def _slot(key, shift):
+    return np.int64((np.uint64(key) * _HASH_MULTIPLIER) >> shift)
+
+
+@njit(cache=True)
+def _hash_insert(table, bits, keys, first_row):
+    """Insert ``keys`` as rows ``first_row, first_row + 1, ...`` into an open-addressing table (in place).
+
+    ``table`` is ``(2**bits, 2)``: each slot ``(key, row)``, -1 when empty; key and row share a cache line,
+    so a probe is one memory access. Linear probing; a key already present keeps its first row.
+    """
+    shift = np.uint64(64 - bits)
+    mask = (np.int64(1) << bits) - 1
+    for i in range(len(keys)):
+        slot = _slot(keys[i], shift)
+        while table[slot, 0] != -1 and table[slot, 0] != keys[i]:
+            slot = (slot + 1) & mask
+        if table[slot, 0] == -1:
+            table[slot, 0] = keys[i]
+            table[slot, 1] = first_row + i
+
+
+@njit(cache=True)
+def _hash_insert_rows(table, bits, keys, rows):
+    """:func:`_hash_insert` with each key's row given (rehashing a table into a larger one)."""
+    shift = np.uint64(64 - bits)
+    mask = (np.int64(1) << bits) - 1
+    for i in range(len(keys)):
+        slot = _slot(keys[i], shift)
+        while table[slot, 0] != -1:
+            slot = (slot + 1) & mask
+        table[slot, 0] = keys[i]
+        table[slot, 1] = rows[i]
+
+
+@njit(cache=True)
+def _hash_find(table, bits, voxels, side):
+    shift = np.uint64(64 - bits)
+    mask = (np.int64(1) << bits) - 1
+    out = np.full(len(voxels), -1, dtype=np.int64)
+    for i in range(len(voxels)):
+        key = (voxels[i, 0] * side + voxels[i, 1]) * side + voxels[i, 2]
+        slot = _slot(key, shift)
+        while table[slot, 0] != -1:
+            if table[slot, 0] == key:
+                out[i] = table[slot, 1]
+                break
+            slot = (slot + 1) & mask
+    return out
+
+
 class VoxelSet:
-    """Membership and row lookups for a set of integer voxel indices ``(n, 3)`` below ``side`` per axis."""
+    """Membership and row lookups for a set of integer voxel indices ``(n, 3)`` below ``side`` per axis.
+
+    A hash table (open addressing, at most half full): a lookup costs the same whatever the set's size,
+    where a binary search over millions of sorted keys pays a cache miss per step. A voxel listed twice
+    maps to its first row.
+    """
 
     def __init__(self, voxels: np.ndarray, side: int):
         self.side = side
-        keys = self.keys(voxels)
-        self.order = np.argsort(keys)
-        self.sorted = keys[self.order]
+        self.size = 0
+        self.bits = 4
+        self.table = np.full((1 << self.bits, 2), -1, dtype=np.int64)
+        self.add(voxels)
+
+    def add(self, voxels: np.ndarray) -> None:
+        """Append voxels ``(k, 3)`` as rows ``size .. size + k - 1`` (a voxel already in the set keeps its row)."""
+        keys = self.keys(np.asarray(voxels).reshape(-1, 3))
+        if 2 * (self.size + len(keys)) > len(self.table):  # keep the table at most half full
+            self.bits = max(4, int(2 * (self.size + len(keys)) - 1).bit_length())
+            old = self.table[self.table[:, 0] >= 0]
+            old = old[np.argsort(old[:, 1], kind="stable")]
+            self.table = np.full((1 << self.bits, 2), -1, dtype=np.int64)
+            _hash_insert_rows(self.table, self.bits, old[:, 0], old[:, 1])
+        _hash_insert(self.table, self.bits, keys, self.size)
+        self.size += len(keys)
 
     def keys(self, voxels: np.ndarray) -> np.ndarray:
         """Linear key of each voxel: ``(k, 3) -> (k,)`` int64."""
@@ -41,11 +116,10 @@ class VoxelSet:
 
     def find(self, voxels: np.ndarray) -> np.ndarray:
         """Row of each voxel in the set, or -1 (voxels outside ``[0, side)`` may alias: keep them in range)."""
-        if len(self.sorted) == 0:
+        voxels = np.ascontiguousarray(voxels, dtype=np.int64).reshape(-1, 3)
+        if self.size == 0:
             return np.full(len(voxels), -1, dtype=np.int64)
-        keys = self.keys(voxels)
-        where = np.minimum(np.searchsorted(self.sorted, keys), len(self.sorted) - 1)
-        return np.where(self.sorted[where] == keys, self.order[where], -1)
+        return _hash_find(self.table, self.bits, voxels, np.int64(self.side))
 
 
 def voxel_components(voxels: np.ndarray, side: int, offsets: np.ndarray) -> tuple[np.ndarray, int]:

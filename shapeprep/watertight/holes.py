@@ -182,6 +182,44 @@ def voxel_nodes(graph, padded: np.ndarray) -> np.ndarray:
     return nodes
 
 
+#: Accuracy of libigl's fast winding number for the cap values (its default) and for a first pass over
+#: the exterior nodes, re-evaluated carefully within ``COARSE_MARGIN`` of the threshold. Next to the
+#: surface the coarse pass can be off by more than its far-field error: up to 0.39 measured on the corpus
+#: (a CAD cart at 256), so the margin is wide; it still spares the careful pass 70-99% of the nodes.
+CAREFUL_ACCURACY = 2.0
+COARSE_ACCURACY = 1.0
+COARSE_MARGIN = 0.45
+
+
+class _Winding:
+    """libigl's fast winding number of the oriented source at padded voxels.
+
+    Careful values (libigl's default accuracy) for the zone's voxels: near an open container or sheet
+    most of a zone lies within a coarse pass's error of the threshold, where a coarse pass first costs
+    more than it saves (a bathtub at 256: 2.2 s careful, 3.1 s coarse then careful).
+    """
+
+    def __init__(self, vertices: np.ndarray, oriented: np.ndarray, resolution: int):
+        import igl
+
+        self.tree = igl.FastWindingNumberBVH()
+        self.tree.init(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(oriented, dtype=np.int64))
+        self.lo, self.hi = vertices.min(axis=0), vertices.max(axis=0)
+        self.resolution = resolution
+
+    def __call__(self, padded: np.ndarray, accuracy: float = CAREFUL_ACCURACY) -> np.ndarray:
+        """Winding number at padded voxels ``(k, 3)`` (may be fractional): ``(k,)``.
+
+        ``accuracy`` 2 is ``igl.fast_winding_number``'s own; 0 outside the source's bounding box.
+        """
+        points = index_to_point(np.asarray(padded, dtype=np.float64) - 1.0, self.resolution)
+        out = np.zeros(len(points))
+        inside_box = ((points >= self.lo) & (points <= self.hi)).all(axis=1)  # outside it: outside every part
+        if inside_box.any():
+            out[inside_box] = self.tree.winding_number(np.ascontiguousarray(points[inside_box]), accuracy)
+        return out
+
+
 @dataclass
 class _Caps:
     """The 0.5 level set of the winding number inside a zone of voxels, cut into openings."""
@@ -196,44 +234,80 @@ class _Caps:
     widths: np.ndarray  # (p,) width of each opening in voxels (shell included)
 
 
-def _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels) -> _Caps | None:
-    zone, owner = node_voxels(graph, zone_nodes)
-    if len(zone) == 0:
-        return None
-    side = graph.n_blocks * graph.block
-    zone_set = VoxelSet(zone, side)
-    values = winding(zone)
-    high = values > threshold
-    is_cap = np.zeros(len(zone), dtype=bool)
-    gap = np.zeros(len(zone))
-    for offset in FACE_OFFSETS:  # cap voxels: above the threshold with a face neighbour at or below it
-        neighbour = zone_set.find(zone + offset)
-        known = np.flatnonzero(neighbour >= 0)
-        crossing = np.zeros(len(zone), dtype=bool)
-        crossing[known] = high[known] != high[neighbour[known]]
-        is_cap |= crossing & high
-        step = np.zeros(len(zone))
-        step[known] = np.abs(values[known] - values[neighbour[known]])
-        gap = np.where(crossing, np.maximum(gap, step), gap)
-    rows = np.flatnonzero(is_cap)
-    if len(rows) == 0:
-        return _Caps(zone, owner, values, high, gap, rows, np.zeros(0, np.int64), np.zeros(0))
-    cap = zone[rows]
-    pieces, _ = voxel_components(cap, side, ALL_OFFSETS)  # openings: 26-connected pieces of the caps
-    rim = np.zeros(len(cap), dtype=bool)  # cap voxels touching the shell
-    for offset in ALL_OFFSETS:
-        rim |= shell_set.find(cap + offset) >= 0
-    widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
-    return _Caps(zone, owner, values, high, gap, rows, pieces, widths)
+class _Zone:
+    """The voxels of the flood-graph nodes searched for caps, grown round by round.
+
+    Per voxel it keeps the winding number and whether a face neighbour in the zone lies on the other
+    side of the threshold (``crossing``). Growing adds the new nodes' voxels and visits only the
+    neighbour pairs that involve one of them: pairs inside the old zone keep their answer, so a round
+    costs its new voxels, not the whole zone.
+    """
+
+    def __init__(self, graph, winding: _Winding, threshold: float):
+        self.graph, self.winding, self.threshold = graph, winding, threshold
+        self.side = graph.n_blocks * graph.block
+        self.nodes = np.zeros(0, dtype=np.int64)
+        self.voxels = np.zeros((0, 3), dtype=np.int64)  # (z, 3) padded voxels
+        self.owner = np.zeros(0, dtype=np.int64)  # (z,) their nodes
+        self.values = np.zeros(0)  # (z,) winding numbers
+        self.crossing = np.zeros(0, dtype=bool)
+        self.members = VoxelSet(self.voxels, self.side)
+
+    @property
+    def high(self) -> np.ndarray:
+        """(z,) bool: winding number above the threshold."""
+        return self.values > self.threshold
+
+    def grow(self, nodes: np.ndarray) -> None:
+        """Add the voxels of ``nodes`` not in the zone yet, with their crossings (and their neighbours')."""
+        new_nodes = np.setdiff1d(nodes, self.nodes)
+        self.nodes = np.union1d(self.nodes, new_nodes)
+        voxels, owner = node_voxels(self.graph, new_nodes)
+        start = len(self.voxels)
+        self.members.add(voxels)
+        self.voxels = np.concatenate([self.voxels, voxels])
+        self.owner = np.concatenate([self.owner, owner])
+        self.values = np.concatenate([self.values, self.winding(voxels)])
+        self.crossing = np.concatenate([self.crossing, np.zeros(len(voxels), dtype=bool)])
+        rows = np.arange(start, len(self.voxels))
+        high = self.high
+        for offset in FACE_OFFSETS:
+            neighbour = self.members.find(self.voxels[rows] + offset)
+            known = neighbour >= 0
+            here, there = rows[known], neighbour[known]
+            differ = high[here] != high[there]
+            self.crossing[here[differ]] = True
+            self.crossing[there[differ]] = True
+
+    def caps(self, shell_set: VoxelSet, eps_voxels: float) -> _Caps:
+        """The cap voxels (above the threshold, crossing), cut into openings, with their widths."""
+        zone, values, high = self.voxels, self.values.copy(), self.high
+        across = np.flatnonzero(self.crossing)
+        gap = np.zeros(len(zone))
+        for offset in FACE_OFFSETS:  # largest winding step to a face neighbour across the level set
+            neighbour = self.members.find(zone[across] + offset)
+            known = neighbour >= 0
+            rows, other = across[known], neighbour[known]
+            step = np.where(high[rows] != high[other], np.abs(values[rows] - values[other]), 0.0)
+            np.maximum.at(gap, rows, step)
+        is_cap = self.crossing & high
+        rows = np.flatnonzero(is_cap)
+        if len(rows) == 0:
+            return _Caps(zone, self.owner, values, high, gap, rows, np.zeros(0, np.int64), np.zeros(0))
+        cap = zone[rows]
+        pieces, _ = voxel_components(cap, self.side, ALL_OFFSETS)  # openings: 26-connected pieces of the caps
+        rim = np.zeros(len(cap), dtype=bool)  # cap voxels touching the shell
+        for offset in ALL_OFFSETS:
+            rim |= shell_set.find(cap + offset) >= 0
+        widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
+        return _Caps(zone, self.owner, values, high, gap, rows, pieces, widths)
 
 
-#: Accuracy of libigl's fast winding number for the cap values (its default) and for a first pass over
-#: the exterior nodes, re-evaluated carefully within ``COARSE_MARGIN`` of the threshold. Next to the
-#: surface the coarse pass can be off by more than its far-field error: up to 0.39 measured on the corpus
-#: (a CAD cart at 256), so the margin is wide; it still spares the careful pass 70-99% of the nodes.
-CAREFUL_ACCURACY = 2.0
-COARSE_ACCURACY = 1.0
-COARSE_MARGIN = 0.45
+def _caps(zone: _Zone, nodes: np.ndarray, shell_set: VoxelSet, eps_voxels: float) -> _Caps | None:
+    """Grow ``zone`` to ``nodes`` and trace its caps; None for an empty zone."""
+    zone.grow(nodes)
+    return zone.caps(shell_set, eps_voxels) if len(zone.voxels) else None
+
 
 #: Share of a region's probe voxels that may stay outside after its caps are walls (stray outside pockets).
 LEAK_TOLERANCE = 0.01
@@ -351,51 +425,16 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         # A closed, consistently wound surface has winding number 0 everywhere the flood fill reaches
         # (it changes only across the surface, which the shell covers): no candidates, nothing to orient.
         return nothing
-    import igl
-
     oriented, stats["fill_oriented_patches_flipped"] = oriented_faces(vertices, faces)
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-
     side = graph.n_blocks * graph.block
-    known = {"keys": np.zeros(0, np.int64), "values": np.zeros(0)}  # winding numbers already computed, by voxel key
-
-    def winding(padded):
-        """Winding number at padded voxels (``(k, 3)``, may be fractional); integer voxels are cached across rounds."""
-        padded = np.asarray(padded)
-        if padded.dtype.kind == "f":
-            return _winding(padded)
-        keys = (padded[:, 0] * side + padded[:, 1]) * side + padded[:, 2]
-        where = np.minimum(np.searchsorted(known["keys"], keys), max(len(known["keys"]) - 1, 0))
-        hit = (known["keys"][where] == keys) if len(known["keys"]) else np.zeros(len(keys), bool)
-        out = np.empty(len(keys))
-        out[hit] = known["values"][where[hit]]
-        if (~hit).any():
-            new_keys, first = np.unique(keys[~hit], return_index=True)
-            new_values = _winding(padded[~hit][first])
-            out[~hit] = new_values[np.searchsorted(new_keys, keys[~hit])]
-            merged = np.concatenate([known["keys"], new_keys])
-            order = np.argsort(merged, kind="stable")
-            known["keys"], known["values"] = merged[order], np.concatenate([known["values"], new_values])[order]
-        return out
-
-    tree = igl.FastWindingNumberBVH()
-    tree.init(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(oriented, dtype=np.int64))
-
-    def _winding(padded, accuracy=CAREFUL_ACCURACY):
-        """libigl's fast winding number (``accuracy`` 2 is ``igl.fast_winding_number``'s own)."""
-        points = index_to_point(np.asarray(padded, dtype=np.float64) - 1.0, resolution)
-        out = np.zeros(len(points))
-        inside_box = ((points >= lo) & (points <= hi)).all(axis=1)  # outside the bounding box: outside every part
-        if inside_box.any():
-            out[inside_box] = tree.winding_number(np.ascontiguousarray(points[inside_box]), accuracy)
-        return out
+    winding = _Winding(vertices, oriented, resolution)
 
     # One voxel per exterior node decides the candidates: a coarse pass (3x faster), and the careful one
     # wherever the coarse value is anywhere near the threshold.
     representatives = node_representatives(graph, nodes)
-    coarse = _winding(representatives, COARSE_ACCURACY)
+    coarse = winding(representatives, COARSE_ACCURACY)
     near = np.flatnonzero(np.abs(coarse - threshold) < COARSE_MARGIN)
-    coarse[near] = _winding(representatives[near])
+    coarse[near] = winding(representatives[near])
     candidates = np.zeros(graph.n_nodes, dtype=bool)
     candidates[nodes[coarse > threshold]] = True
     if not candidates.any():
@@ -439,9 +478,10 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     node_region = regions.copy()
     node_region[outer] = regions[inner]
     refilled = None
+    zone = _Zone(graph, winding, threshold)
     for round_ in range(max_rounds):
         stats["fill_rounds"] = round_ + 1
-        caps = _caps(graph, zone_nodes, winding, threshold, shell_set, eps_voxels)
+        caps = _caps(zone, zone_nodes, shell_set, eps_voxels)
         if caps is None or len(caps.rows) == 0:
             break
         cap_region = node_region[caps.owner[caps.rows]]  # -1 for a cap voxel beyond every region's border
@@ -472,7 +512,7 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         piece_ok = np.zeros(len(caps.widths), dtype=bool)
     else:
         caps, piece_ok, walls, second, second_exterior, region_ok = refilled
-    stats["fill_openings"] = int(len(caps.widths))
+    stats["fill_openings"] = len(caps.widths)
     stats["fill_regions_filled"] = int(region_ok.sum())
     if piece_ok.any():
         stats["widest_hole_closed_voxels"] = float(caps.widths[piece_ok].max())
@@ -484,13 +524,15 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
 
     # Field across the level set of the closed caps, off the distance band (the band keeps its distances),
     # in normalised units like the band's udf - eps: a winding step across one voxel maps to one voxel.
-    near = np.zeros(len(caps.zone), dtype=bool)
-    near[caps.rows[piece_ok[caps.pieces]]] = True
+    across = np.flatnonzero(caps.gap > 0)  # the field is made of winding steps across the level set
+    kept = np.zeros(len(caps.zone), dtype=bool)
+    kept[caps.rows[piece_ok[caps.pieces]]] = True
+    near = kept[across]
     wall_set = VoxelSet(walls, side)
     for offset in FACE_OFFSETS:  # the low side of each closed cap
-        near |= (~caps.high) & (wall_set.find(caps.zone + offset) >= 0)
-    in_band = VoxelSet(band_padded, side).find(caps.zone) >= 0
-    chosen = near & ~in_band & (caps.gap > 0)
+        near |= (~caps.high[across]) & (wall_set.find(caps.zone[across] + offset) >= 0)
+    in_band = VoxelSet(band_padded, side).find(caps.zone[across]) >= 0
+    chosen = across[near & ~in_band]
     voxels = caps.zone[chosen]
     values = (threshold - caps.winding[chosen]) / caps.gap[chosen] * grid_spacing(resolution)
     # The field's sign must agree with the second flood fill: a low-side voxel it sealed off is inside
