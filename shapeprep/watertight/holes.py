@@ -29,9 +29,10 @@ really is open. What separates the two is the width of the openings:
    (:func:`opening_lower_bounds`: a tub's top, a room's open side, a mask);
    otherwise, when every opening is narrow enough, its caps become walls and
    the flood fill runs again. When the region still leaks (the level set
-   left the zone searched), the zone grows
-   by one graph node and the caps are found again, a few times at most;
-   a region that still leaks stays open. Wide openings stay open.
+   left the zone searched), the zone grows by one graph node and the caps
+   are found again, a few times at most (:class:`_Zone`: a round pays for
+   its new voxels only); a region that still leaks stays open. Wide
+   openings stay open.
 6. **Smooth caps.** Cap voxels off the distance band carry
    ``(0.5 - winding)`` scaled to grid units as their field (where its sign
    agrees with the second flood fill), so marching cubes puts the cap on
