@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from shapeprep.geometry.distance import IglDistance
-from shapeprep.geometry.grid import grid_spacing, index_to_point
+from shapeprep.geometry.grid import grid_spacing, index_to_point, morton_codes
 from shapeprep.geometry.loaders import load_mesh
 from shapeprep.geometry.normalize import normalize_mesh
-from shapeprep.volumes.sparse import (crossing_numbers, morton_codes, occupancy_grid, pseudo_normals, reconstruct_mesh,
-                                      sparse_sdf)
+from shapeprep.volumes.sparse import crossing_numbers, occupancy_grid, pseudo_normals, reconstruct_mesh, sparse_sdf
 from shapeprep.volumes.store import decode_sdf, encode_sdf, read_sparse_object, write_sparse_shard
 from shapeprep.watertight import watertight_mesh
 

@@ -122,6 +122,23 @@ class VoxelSet:
         return _hash_find(self.table, self.bits, voxels, np.int64(self.side))
 
 
+@njit(cache=True)
+def _morton_codes(coords):
+    out = np.zeros(coords.shape[0], np.uint64)
+    for p in range(coords.shape[0]):
+        code = np.uint64(0)
+        for bit in range(21):
+            for axis in range(3):
+                code |= ((np.uint64(coords[p, axis]) >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + 2 - axis)
+        out[p] = code
+    return out
+
+
+def morton_codes(coords: np.ndarray) -> np.ndarray:
+    """Z-order codes of non-negative integer coordinates below 2^21: ``(n, 3) -> (n,)`` uint64 (x the most significant)."""
+    return _morton_codes(np.ascontiguousarray(coords, dtype=np.int64))
+
+
 def voxel_components(voxels: np.ndarray, side: int, offsets: np.ndarray) -> tuple[np.ndarray, int]:
     """Connected components of a set of voxels ``(n, 3)`` (indices in ``[1, side - 1)`` per axis, so that every
     neighbour stays in range), neighbours being ``voxel + offset`` for each of ``offsets (o, 3)``.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bvh import TriangleBVH
+from .grid import morton_codes
 
 #: Winding number above which a point is inside.
 INSIDE_WINDING = 0.5
@@ -46,12 +47,7 @@ def morton_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     low, high = points.min(axis=0), points.max(axis=0)
     cells = (1 << bits) - 1
     scaled = (points - low) / np.maximum(high - low, 1e-12) * cells
-    key = np.clip(scaled, 0, cells).astype(np.uint64)
-    code = np.zeros(len(points), dtype=np.uint64)
-    for bit in range(bits):
-        for axis in range(3):
-            code |= ((key[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + axis)
-    return np.argsort(code, kind="stable")
+    return np.argsort(morton_codes(np.clip(scaled, 0, cells).astype(np.int64)), kind="stable")
 
 
 class SignedDistance:

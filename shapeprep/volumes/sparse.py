@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..geometry.grid import grid_spacing, index_to_point
+from ..geometry.grid import grid_spacing, index_to_point, morton_codes
 from ..geometry.nearsurface import GridBand, triangle_distance2
 from ..geometry.topology import union_find_root
 
@@ -34,11 +34,6 @@ OFF_SHELL_VOXELS = 0.51
 #: faces at an edge almost opposite), the sign comes from the exact winding number instead.
 UNCERTAIN_COSINE = 0.2
 UNCERTAIN_NORMAL = 0.5
-
-
-def morton_codes(coords: np.ndarray) -> np.ndarray:
-    """Z-order codes of non-negative integer coordinates below 2^21: ``(n, 3) -> (n,)`` uint64."""
-    return _morton_codes(np.ascontiguousarray(coords, dtype=np.int64))
 
 
 def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -246,18 +241,6 @@ def _grid_point_labels(coords, n_cells, cell):
         else:
             labels[p] = labels[root]
     return labels, count
-
-
-@njit(cache=True)
-def _morton_codes(coords):
-    out = np.zeros(coords.shape[0], np.uint64)
-    for p in range(coords.shape[0]):
-        code = np.uint64(0)
-        for bit in range(21):
-            for axis in range(3):
-                code |= ((np.uint64(coords[p, axis]) >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + 2 - axis)
-        out[p] = code
-    return out
 
 
 def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncation_voxels: float = 2.0):
