@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
 from .surface import sample_surface, sample_surface_faces, triangle_areas
 from .topology import HalfEdges, euler_per_component, face_components, signed_volumes
@@ -121,12 +120,12 @@ def surface_deviation(
     """
     out_points, _ = sample_surface(vertices, faces, samples, rng)
     src_points, src_faces = sample_surface_faces(source_vertices, source_faces, samples, rng)
-    # Exact either way. Sources can be full of long, thin or overlapping triangles that slow a BVH down:
-    # within a few voxels (nearly every point) the binned index answers, at a cost independent of their shape.
-    # The output is marching-cubes triangles of about a voxel, which a BVH handles well.
+    # Exact either way: within a few voxels (nearly every point) the binned index answers, at a cost that
+    # depends neither on the triangles' shape (sources are full of long, thin, overlapping ones) nor much on
+    # their number (binning a million-face output for 10k points: 0.17 s, building a BVH: 0.45 s).
     reach = DEVIATION_REACH_VOXELS * voxel
     to_source = ExactDistance(source_vertices, source_faces, reach=reach).unsigned_distance(out_points) / voxel
-    from_source = TriangleBVH(vertices, faces).unsigned_distance(src_points) / voxel
+    from_source = ExactDistance(vertices, faces, reach=reach).unsigned_distance(src_points) / voxel
     record = {}
     for name, values in (("to_source", to_source), ("from_source", from_source)):
         record[f"{name}_mean"] = float(values.mean())
