@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 
 def face_area_vectors(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -17,17 +18,21 @@ def face_area_vectors(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     -------
     (m, 3) float64
     """
-    a = vertices[faces[:, 0]]
-    u = vertices[faces[:, 1]] - a
-    v = vertices[faces[:, 2]] - a
-    # np.cross's own formula, written out: several times faster on (m, 3) arrays, the same bits.
-    out = np.empty_like(u)
-    np.multiply(u[:, 1], v[:, 2], out=out[:, 0])
-    out[:, 0] -= u[:, 2] * v[:, 1]
-    np.multiply(u[:, 2], v[:, 0], out=out[:, 1])
-    out[:, 1] -= u[:, 0] * v[:, 2]
-    np.multiply(u[:, 0], v[:, 1], out=out[:, 2])
-    out[:, 2] -= u[:, 1] * v[:, 0]
+    return _face_area_vectors(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64))
+
+
+@njit(cache=True, parallel=True)
+def _face_area_vectors(vertices, faces):
+    # np.cross's formula (each product rounded, then the difference): the bits of the numpy version, in one
+    # pass without the (m, 3) gathers.
+    out = np.empty((faces.shape[0], 3))
+    for f in prange(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        u0, u1, u2 = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+        v0, v1, v2 = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+        out[f, 0] = u1 * v2 - u2 * v1
+        out[f, 1] = u2 * v0 - u0 * v2
+        out[f, 2] = u0 * v1 - u1 * v0
     return out
 
 

@@ -7,24 +7,22 @@ the watertight finish (small parts, decimation checks) and validation.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from numba import njit, prange
 
 
-def directed_edges(faces: np.ndarray) -> np.ndarray:
-    """Half-edges ``(a, b)`` of every face, face-major.
+@njit(cache=True, parallel=True)
+def _half_edge_ends(faces):
+    """Smaller and larger vertex of each half-edge, and whether it runs upward.
 
-    Parameters
-    ----------
-    faces : (m, 3) int64
-
-    Returns
-    -------
-    (3 m, 2) int64
-        Row ``3 f + c`` is the edge from corner ``c`` to corner ``c + 1`` of face ``f``.
+    Half-edge ``3 f + c`` runs from corner ``c`` of face ``f`` to corner ``c + 1`` (mod 3).
     """
-    return np.stack([faces, np.roll(faces, -1, axis=1)], axis=-1).reshape(-1, 2)
+    n = 3 * faces.shape[0]
+    low, high, forward = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)
+    for f in prange(faces.shape[0]):
+        for c in range(3):
+            a, b = faces[f, c], faces[f, (c + 1) % 3]
+            low[3 * f + c], high[3 * f + c], forward[3 * f + c] = min(a, b), max(a, b), a < b
+    return low, high, forward
 
 
 @njit(cache=True)
@@ -68,7 +66,8 @@ class HalfEdges:
     Attributes
     ----------
     keys : (3 m,) int64
-        Undirected edge key of each half-edge (:func:`directed_edges` order).
+        Undirected edge key ``low * n_vertices + high`` of each half-edge (``3 f + c``: corner ``c`` of face
+        ``f`` to corner ``c + 1``).
     order : (3 m,) int64
         Half-edges sorted by key, stably.
     starts : (e + 1,) int64
@@ -79,9 +78,7 @@ class HalfEdges:
         self.faces = np.ascontiguousarray(faces, dtype=np.int64)
         used = int(self.faces.max()) + 1 if len(self.faces) else 0
         self.n_vertices = used if n_vertices is None else max(int(n_vertices), used)
-        half = directed_edges(self.faces)
-        self.forward = half[:, 0] < half[:, 1]
-        low, high = np.minimum(half[:, 0], half[:, 1]), np.maximum(half[:, 0], half[:, 1])
+        low, high, self.forward = _half_edge_ends(self.faces)
         self.keys = low * self.n_vertices + high
         self.order = _stable_pair_order(low, high, self.n_vertices)
         sorted_keys = self.keys[self.order]
@@ -200,18 +197,35 @@ def face_components(faces: np.ndarray, n_vertices: int) -> tuple[int, np.ndarray
     count : int
     face_label : (m,) int64
     """
-    n_faces = len(faces)
-    rows = np.repeat(np.arange(n_faces), 3)
-    graph = coo_matrix(
-        (np.ones(3 * n_faces, dtype=np.int8), (rows, n_faces + faces.reshape(-1))),
-        shape=(n_faces + n_vertices,) * 2,
-    )
-    count, labels = connected_components(graph, directed=False)
-    # Components that hold a face, numbered in the order of their labels (np.unique's inverse, without a sort).
-    used = np.zeros(count, dtype=bool)
-    used[labels[:n_faces]] = True
-    face_label = (np.cumsum(used) - 1)[labels[:n_faces]]
-    return int(used.sum()), face_label.astype(np.int64)
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return 0, np.zeros(0, dtype=np.int64)
+    n_vertices = max(int(n_vertices), int(faces.max()) + 1)
+    count, face_label = _face_components(faces, n_vertices)
+    return int(count), face_label
+
+
+@njit(cache=True)
+def _face_components(faces, n_vertices):
+    """Union-find over each face's vertices; components numbered in order of their first face."""
+    parent = np.arange(n_vertices)
+    for f in range(faces.shape[0]):
+        root = union_find_root(parent, faces[f, 0])
+        for c in (1, 2):
+            other = union_find_root(parent, faces[f, c])
+            if other != root:
+                parent[max(root, other)] = min(root, other)
+                root = min(root, other)
+    label_of_root = np.full(n_vertices, -1, np.int64)
+    face_label = np.empty(faces.shape[0], np.int64)
+    count = 0
+    for f in range(faces.shape[0]):
+        root = union_find_root(parent, faces[f, 0])
+        if label_of_root[root] < 0:
+            label_of_root[root] = count
+            count += 1
+        face_label[f] = label_of_root[root]
+    return count, face_label
 
 
 def signed_volumes(vertices: np.ndarray, faces: np.ndarray, face_label: np.ndarray, n_components: int) -> np.ndarray:
@@ -221,9 +235,22 @@ def signed_volumes(vertices: np.ndarray, faces: np.ndarray, face_label: np.ndarr
     -------
     (n_components,) float64
     """
-    corners = vertices[faces]
-    tetra = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])) / 6.0
+    tetra = _tetra_volumes(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64))
     return np.bincount(face_label, weights=tetra, minlength=n_components)
+
+
+@njit(cache=True, parallel=True)
+def _tetra_volumes(vertices, faces):
+    """Signed volume of the tetrahedron (origin, face) per face: ``c0 . (c1 x c2) / 6``."""
+    out = np.empty(faces.shape[0])
+    for f in prange(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        x0 = vertices[b, 1] * vertices[c, 2] - vertices[b, 2] * vertices[c, 1]
+        x1 = vertices[b, 2] * vertices[c, 0] - vertices[b, 0] * vertices[c, 2]
+        x2 = vertices[b, 0] * vertices[c, 1] - vertices[b, 1] * vertices[c, 0]
+        # Summed in the order numpy's einsum used for ``c0 . x`` (its records stay the same to the bit here).
+        out[f] = ((vertices[a, 0] * x0 + vertices[a, 2] * x2) + vertices[a, 1] * x1) / 6.0
+    return out
 
 
 def euler_per_component(faces: np.ndarray, face_label: np.ndarray, n_components: int, edges: np.ndarray) -> np.ndarray:
