@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point, morton_codes
 from ..geometry.nearsurface import GridBand, triangle_distance2
-from ..geometry.topology import union_find_root
+from ..geometry.topology import HalfEdges, union_find_root
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
 FEATURE_TOLERANCE = 1e-9
@@ -79,53 +79,14 @@ def _normals_and_angles(vertices, faces):
     return normal, angles
 
 
-@njit(cache=True, parallel=True)
-def _edge_index(faces, n_vertices):
-    """Undirected edge of the side opposite each corner: ``(face_edges (m, 3), edge count)``.
-
-    The sides are grouped by their smaller vertex (a counting sort); within a group (a handful of
-    sides) equal larger vertices are one edge. Edges are numbered group by group.
-    """
-    m = faces.shape[0]
-    starts = np.zeros(n_vertices + 1, np.int64)
-    for f in range(m):
-        for corner in range(3):
-            starts[min(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]) + 1] += 1
-    for v in range(n_vertices):
-        starts[v + 1] += starts[v]
-    fill = starts[:-1].copy()
-    sides = np.empty(3 * m, np.int64)
-    for f in range(m):
-        for corner in range(3):
-            low = min(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3])
-            sides[fill[low]] = 3 * f + corner
-            fill[low] += 1
-    first_of = np.empty(3 * m, np.int64)  # per side in ``sides``: position of the first side of its edge
-    distinct = np.zeros(n_vertices + 1, np.int64)
-    for v in prange(n_vertices):
-        for p in range(starts[v], starts[v + 1]):
-            f, corner = sides[p] // 3, sides[p] % 3
-            high = max(faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3])
-            first_of[p] = p
-            for q in range(starts[v], p):
-                g, other = sides[q] // 3, sides[q] % 3
-                if max(faces[g, (other + 1) % 3], faces[g, (other + 2) % 3]) == high:
-                    first_of[p] = q
-                    break
-            if first_of[p] == p:
-                distinct[v + 1] += 1
-    for v in range(n_vertices):
-        distinct[v + 1] += distinct[v]
-    out = np.empty((m, 3), np.int64)
-    for v in prange(n_vertices):
-        edge = distinct[v]
-        for p in range(starts[v], starts[v + 1]):
-            if first_of[p] == p:
-                out[sides[p] // 3, sides[p] % 3] = edge
-                edge += 1
-            else:
-                out[sides[p] // 3, sides[p] % 3] = out[sides[first_of[p]] // 3, sides[first_of[p]] % 3]
-    return out, distinct[n_vertices]
+def _edge_index(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, int]:
+    """Undirected edge of the side opposite each corner: ``(face_edges (m, 3), edge count)``, numbered in
+    :class:`~shapeprep.geometry.topology.HalfEdges`' key order."""
+    half_edges = HalfEdges(faces, n_vertices)
+    edge_of_half = np.empty(len(half_edges.order), np.int64)
+    edge_of_half[half_edges.order] = np.repeat(np.arange(len(half_edges.counts)), half_edges.counts)
+    # Half-edge 3 f + c runs from corner c to corner c + 1: the side opposite corner k is half-edge k + 1.
+    return edge_of_half.reshape(-1, 3)[:, [1, 2, 0]], len(half_edges.counts)
 
 
 @njit(cache=True)
