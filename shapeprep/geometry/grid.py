@@ -36,8 +36,8 @@ def _slot(key, shift):
 
 
 @njit(cache=True)
-def _hash_insert(table, bits, keys, first_row):
-    """Insert ``keys`` as rows ``first_row, first_row + 1, ...`` into an open-addressing table (in place).
+def _hash_insert(table, bits, keys, rows):
+    """Insert ``keys`` with their ``rows`` into an open-addressing table (in place).
 
     ``table`` is ``(2**bits, 2)``: each slot ``(key, row)``, -1 when empty; key and row share a cache line,
     so a probe is one memory access. Linear probing; a key already present keeps its first row.
@@ -50,20 +50,7 @@ def _hash_insert(table, bits, keys, first_row):
             slot = (slot + 1) & mask
         if table[slot, 0] == -1:
             table[slot, 0] = keys[i]
-            table[slot, 1] = first_row + i
-
-
-@njit(cache=True)
-def _hash_insert_rows(table, bits, keys, rows):
-    """:func:`_hash_insert` with each key's row given (rehashing a table into a larger one)."""
-    shift = np.uint64(64 - bits)
-    mask = (np.int64(1) << bits) - 1
-    for i in range(len(keys)):
-        slot = _slot(keys[i], shift)
-        while table[slot, 0] != -1:
-            slot = (slot + 1) & mask
-        table[slot, 0] = keys[i]
-        table[slot, 1] = rows[i]
+            table[slot, 1] = rows[i]
 
 
 @njit(cache=True)
@@ -102,11 +89,10 @@ class VoxelSet:
         keys = self.keys(np.asarray(voxels).reshape(-1, 3))
         if 2 * (self.size + len(keys)) > len(self.table):  # keep the table at most half full
             self.bits = max(4, int(2 * (self.size + len(keys)) - 1).bit_length())
-            old = self.table[self.table[:, 0] >= 0]
-            old = old[np.argsort(old[:, 1], kind="stable")]
+            old = self.table[self.table[:, 0] >= 0]  # distinct keys: their order does not matter
             self.table = np.full((1 << self.bits, 2), -1, dtype=np.int64)
-            _hash_insert_rows(self.table, self.bits, old[:, 0], old[:, 1])
-        _hash_insert(self.table, self.bits, keys, self.size)
+            _hash_insert(self.table, self.bits, old[:, 0], old[:, 1])
+        _hash_insert(self.table, self.bits, keys, np.arange(self.size, self.size + len(keys)))
         self.size += len(keys)
 
     def keys(self, voxels: np.ndarray) -> np.ndarray:

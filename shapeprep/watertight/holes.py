@@ -282,7 +282,7 @@ class _Zone:
 
     def caps(self, shell_set: VoxelSet, eps_voxels: float) -> _Caps:
         """The cap voxels (above the threshold, crossing), cut into openings, with their widths."""
-        zone, values, high = self.voxels, self.values.copy(), self.high
+        zone, values, high = self.voxels, self.values, self.high  # grow replaces these arrays, never edits them
         across = np.flatnonzero(self.crossing)
         gap = np.zeros(len(zone))
         for offset in FACE_OFFSETS:  # largest winding step to a face neighbour across the level set
