@@ -4,12 +4,13 @@ import h5py
 import igl
 import numpy as np
 import pytest
+import trimesh
 
 from shapeprep.geometry.distance import IglDistance
 from shapeprep.geometry.grid import grid_spacing, index_to_point, morton_codes
 from shapeprep.geometry.loaders import load_mesh
 from shapeprep.geometry.normalize import normalize_mesh
-from shapeprep.volumes.sparse import crossing_numbers, occupancy_grid, pseudo_normals, reconstruct_mesh, sparse_sdf
+from shapeprep.volumes.sparse import crossing_numbers, occupancy_grid, pseudo_normal_at, reconstruct_mesh, sparse_sdf
 from shapeprep.volumes.store import decode_sdf, encode_sdf, read_sparse_object, write_sparse_shard
 from shapeprep.watertight import watertight_mesh
 
@@ -69,17 +70,26 @@ def test_crossing_numbers_and_edge_pseudo_normals(volumes):
     assert np.abs(exact - np.round(exact)).max() < 1e-6 and (np.round(exact) == 1).mean() > 0.3
     for axis in range(3):  # rays from grid points meet marching-cubes vertices and edges head-on: all count
         assert np.array_equal(crossing_numbers(vertices, faces, points, axis), np.round(exact))
-    face_normal, edge_normal, face_edges, _ = pseudo_normals(vertices, faces)
-    # One row per undirected edge: each holds the sum of the unit normals of exactly its two faces (closed mesh).
+    # Pseudo-normals gathered around each feature equal the classic accumulation over every face in face order
+    # (Baerentzen and Aanaes): per undirected edge the sum of its faces' unit normals, per vertex the
+    # angle-weighted sum; compared at every face, every edge and every corner (trimesh computes its own normals).
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    unit = np.where(mesh.area_faces[:, None] > 0, mesh.face_normals, 0.0)
     sides = np.sort(np.stack([faces[:, [1, 2]], faces[:, [2, 0]], faces[:, [0, 1]]], axis=1), axis=2).reshape(-1, 2)
-    _, expected = np.unique(sides, axis=0, return_inverse=True)
-    _, ours = np.unique(face_edges.reshape(-1), return_inverse=True)
-    assert len(edge_normal) == expected.max() + 1 == 3 * len(faces) // 2
-    assert np.array_equal(np.unique(np.stack([expected.reshape(-1), ours.reshape(-1)], axis=1), axis=0)[:, 0],
-                          np.arange(len(edge_normal)))  # the same partition of the sides
-    summed = np.zeros_like(edge_normal)
-    np.add.at(summed, face_edges.reshape(-1), np.repeat(face_normal, 3, axis=0))
-    assert np.allclose(summed, edge_normal)
+    _, edge_of_side = np.unique(sides, axis=0, return_inverse=True)
+    assert edge_of_side.max() + 1 == 3 * len(faces) // 2  # closed: every edge has exactly two faces
+    edge_sum = np.zeros((edge_of_side.max() + 1, 3))
+    np.add.at(edge_sum, edge_of_side.reshape(-1), np.repeat(unit, 3, axis=0))
+    vertex_sum = np.zeros((len(vertices), 3))
+    np.add.at(vertex_sum, faces.reshape(-1), np.repeat(unit, 3, axis=0) * mesh.face_angles.reshape(-1, 1))
+    every = np.arange(len(faces))
+    assert np.allclose(pseudo_normal_at(vertices, faces, every, np.zeros_like(every), every * 0), unit)
+    for corner in range(3):
+        at_corner = np.full(len(faces), corner)
+        assert np.allclose(pseudo_normal_at(vertices, faces, every, np.ones_like(every), at_corner),
+                           edge_sum[edge_of_side.reshape(-1, 3)[:, corner]], rtol=0, atol=1e-12)
+        assert np.allclose(pseudo_normal_at(vertices, faces, every, np.full_like(every, 2), at_corner),
+                           vertex_sum[faces[:, corner]], rtol=0, atol=1e-12)
 
 
 def test_storage_round_trip_and_occupancy(volumes, tmp_path):

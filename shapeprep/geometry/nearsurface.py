@@ -75,6 +75,13 @@ def _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
             if d < best:
                 best, rx, ry, rz = d, qx, qy, qz
         return rx, ry, rz
+    return _closest_on_proper_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz, abx, aby, abz, acx, acy, acz)
+
+
+@njit(cache=True, inline="always")
+def _closest_on_proper_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz, abx, aby, abz, acx, acy, acz):
+    """The non-degenerate case of :func:`_closest_on_triangle`, given the sides ``ab`` and ``ac`` (so that a loop
+    over points computes them once per triangle)."""
     apx, apy, apz = px - ax, py - ay, pz - az
     d1 = abx * apx + aby * apy + abz * apz
     d2 = acx * apx + acy * apy + acz * apz
@@ -183,6 +190,15 @@ def _group_by_cell(cells, values, n_codes):
     return unique, starts, out
 
 
+@njit(cache=True, inline="always")
+def _block_range(low, high, band, spacing, base, block, resolution):
+    """Local indices ``(first, last)`` within the block starting at grid index ``base`` of the grid points
+    whose coordinate lies within ``band`` of ``[low, high]`` (empty when first > last)."""
+    first = int(math.ceil((low - band + 1.0) / spacing))
+    last = int(math.floor((high + band + 1.0) / spacing))
+    return max(first, base) - base, min(last, base + block - 1, resolution - 1) - base
+
+
 @njit(cache=True, parallel=True)
 def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution, spacing, band):
     """Squared distances at the grid points of each cell in ``cells`` (``inf`` where farther than ``band``),
@@ -197,43 +213,51 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
     band2 = band * band
     for slot in prange(cells.shape[0]):
         code = cells[slot]
-        ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
-        base = np.array((ci * block, cj * block, ck * block))
+        # Scalars, not small arrays: an array allocated per triangle-cell pair cost as much as the distances.
+        base_i, base_j, base_k = code // (n_cells * n_cells) * block, (code // n_cells) % n_cells * block, code % n_cells * block
         local = out[slot]
         local_face = nearest[slot]
         count = 0
         for entry in range(starts[slot], starts[slot + 1]):
             t = tris[entry]
             a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-            lo = np.empty(3, np.int64)
-            hi = np.empty(3, np.int64)
-            box_low = np.empty(3)
-            box_high = np.empty(3)
-            for axis in range(3):
-                box_low[axis] = min(vertices[a, axis], vertices[b, axis], vertices[c, axis])
-                box_high[axis] = max(vertices[a, axis], vertices[b, axis], vertices[c, axis])
-                first = int(math.ceil((box_low[axis] - band + 1.0) / spacing))
-                last = int(math.floor((box_high[axis] + band + 1.0) / spacing))
-                lo[axis] = max(first, base[axis]) - base[axis]
-                hi[axis] = min(last, base[axis] + block - 1, resolution - 1) - base[axis]
+            ax, ay, az = vertices[a, 0], vertices[a, 1], vertices[a, 2]
+            bx, by, bz = vertices[b, 0], vertices[b, 1], vertices[b, 2]
+            cx, cy, cz = vertices[c, 0], vertices[c, 1], vertices[c, 2]
+            abx, aby, abz = bx - ax, by - ay, bz - az
+            acx, acy, acz = cx - ax, cy - ay, cz - az
+            nx, ny, nz = aby * acz - abz * acy, abz * acx - abx * acz, abx * acy - aby * acx
+            scale = (abx * abx + aby * aby + abz * abz) * (acx * acx + acy * acy + acz * acz)
+            proper = not (nx * nx + ny * ny + nz * nz <= 1e-24 * scale or scale == 0.0)  # as _closest_on_triangle
+            x_low, x_high = min(ax, bx, cx), max(ax, bx, cx)
+            y_low, y_high = min(ay, by, cy), max(ay, by, cy)
+            z_low, z_high = min(az, bz, cz), max(az, bz, cz)
+            i_lo, i_hi = _block_range(x_low, x_high, band, spacing, base_i, block, resolution)
+            j_lo, j_hi = _block_range(y_low, y_high, band, spacing, base_j, block, resolution)
+            k_lo, k_hi = _block_range(z_low, z_high, band, spacing, base_k, block, resolution)
             # The distance to the triangle's box bounds the distance to the triangle from below: a point whose
             # box distance is beyond the band, or not below its best distance so far, cannot change.
-            for i in range(lo[0], hi[0] + 1):
-                x = -1.0 + (base[0] + i) * spacing
-                gap = max(box_low[0] - x, x - box_high[0], 0.0)
+            for i in range(i_lo, i_hi + 1):
+                x = -1.0 + (base_i + i) * spacing
+                gap = max(x_low - x, x - x_high, 0.0)
                 gap_x = gap * gap
-                for j in range(lo[1], hi[1] + 1):
-                    y = -1.0 + (base[1] + j) * spacing
-                    gap = max(box_low[1] - y, y - box_high[1], 0.0)
+                for j in range(j_lo, j_hi + 1):
+                    y = -1.0 + (base_j + j) * spacing
+                    gap = max(y_low - y, y - y_high, 0.0)
                     gap_xy = gap_x + gap * gap
                     if gap_xy > band2:
                         continue
-                    for k in range(lo[2], hi[2] + 1):
-                        z = -1.0 + (base[2] + k) * spacing
-                        gap = max(box_low[2] - z, z - box_high[2], 0.0)
+                    for k in range(k_lo, k_hi + 1):
+                        z = -1.0 + (base_k + k) * spacing
+                        gap = max(z_low - z, z - z_high, 0.0)
                         if gap_xy + gap * gap >= local[i, j, k] or gap_xy + gap * gap > band2:
                             continue
-                        d = triangle_distance2(vertices, faces, t, x, y, z)[0]
+                        if proper:  # the triangle's sides computed once above, not per point
+                            qx, qy, qz = _closest_on_proper_triangle(x, y, z, ax, ay, az, bx, by, bz, cx, cy, cz,
+                                                                     abx, aby, abz, acx, acy, acz)
+                            d = (x - qx) ** 2 + (y - qy) ** 2 + (z - qz) ** 2
+                        else:
+                            d = triangle_distance2(vertices, faces, t, x, y, z)[0]
                         count += 1
                         if d < local[i, j, k]:
                             local[i, j, k] = d

@@ -32,17 +32,7 @@ def _stable_pair_order(low, high, n_vertices):
     A counting sort by ``low`` (stable), then each bucket (a vertex's few edges) by ``high`` with a
     stable insertion sort: several times faster than a comparison sort of millions of int64 keys.
     """
-    n = low.shape[0]
-    starts = np.zeros(n_vertices + 1, np.int64)
-    for i in range(n):
-        starts[low[i] + 1] += 1
-    for v in range(n_vertices):
-        starts[v + 1] += starts[v]
-    fill = starts[:-1].copy()
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        order[fill[low[i]]] = i
-        fill[low[i]] += 1
+    starts, order = _counting_order(low, n_vertices)
     for v in range(n_vertices):
         for j in range(starts[v] + 1, starts[v + 1]):
             item = order[j]
@@ -144,6 +134,32 @@ def non_manifold_vertex_count(faces: np.ndarray, n_vertices: int) -> int:
     int
     """
     return HalfEdges(faces, n_vertices).non_manifold_vertices()
+
+
+def incident_faces(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """The faces around each vertex, in face order: ``(starts (n + 1,), corners (3 m,))`` int64.
+
+    ``corners[starts[v]:starts[v + 1]]`` are the corners ``3 f + c`` with ``faces[f, c] == v``, ascending
+    (a face that uses ``v`` twice appears twice). A counting sort: linear time.
+    """
+    return _counting_order(np.ascontiguousarray(faces, dtype=np.int64).reshape(-1), int(n_vertices))
+
+
+@njit(cache=True)
+def _counting_order(keys, n_keys):
+    """Stable counting sort of integer ``keys`` below ``n_keys``: ``(starts (n_keys + 1,), order)``, the
+    indices of key ``k`` being ``order[starts[k]:starts[k + 1]]``, ascending."""
+    starts = np.zeros(n_keys + 1, np.int64)
+    for i in range(keys.shape[0]):
+        starts[keys[i] + 1] += 1
+    for k in range(n_keys):
+        starts[k + 1] += starts[k]
+    fill = starts[:-1].copy()
+    order = np.empty(keys.shape[0], np.int64)
+    for i in range(keys.shape[0]):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return starts, order
 
 
 @njit(cache=True, inline="always")

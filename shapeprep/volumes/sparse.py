@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point, morton_codes
 from ..geometry.nearsurface import GridBand, triangle_distance2
-from ..geometry.topology import HalfEdges, union_find_root
+from ..geometry.topology import incident_faces, union_find_root
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
 FEATURE_TOLERANCE = 1e-9
@@ -36,82 +36,94 @@ UNCERTAIN_COSINE = 0.2
 UNCERTAIN_NORMAL = 0.5
 
 
-def pseudo_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Angle-weighted pseudo-normals of a closed mesh.
+def pseudo_normal_at(vertices: np.ndarray, faces: np.ndarray, face: np.ndarray, kind: np.ndarray,
+                     corner: np.ndarray) -> np.ndarray:
+    """Angle-weighted pseudo-normals of features of a closed mesh: ``(k,) -> (k, 3)``.
 
-    Returns
-    -------
-    face_normal : (m, 3) unit face normals (zero for zero-area faces)
-    edge_normal : (e, 3) sum of the adjacent faces' unit normals, per undirected edge
-    face_edges : (m, 3) the edge opposite each corner of each face (rows of ``edge_normal``)
-    vertex_normal : (n, 3) angle-weighted sum of incident unit face normals
+    Feature ``i`` of face ``face[i]`` is the face itself (``kind`` 0), the edge opposite corner ``corner[i]``
+    (``kind`` 1: the sum of the unit normals of the faces at that edge) or the vertex at that corner
+    (``kind`` 2: the sum of the unit normals of its faces, each weighted by its interior angle there). Zero-area
+    faces count for nothing (marching-cubes meshes hold some).
     """
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     faces = np.ascontiguousarray(faces, dtype=np.int64)
-    face_normal, angles = _normals_and_angles(vertices, faces)
-    face_edges, n_edges = _edge_index(faces, len(vertices))
-    edge_normal, vertex_normal = _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, len(vertices))
-    return face_normal, edge_normal, face_edges, vertex_normal
+    starts, corners = incident_faces(faces, len(vertices))
+    return _pseudo_normal_at(vertices, faces, starts, corners, np.asarray(face, np.int64),
+                             np.asarray(kind, np.int64), np.asarray(corner, np.int64))
 
 
 @njit(cache=True, parallel=True)
-def _normals_and_angles(vertices, faces):
-    """Unit normal of each face and its interior angle at each corner; zero for zero-area faces
-    (marching-cubes meshes hold some: their normal and angles count for nothing)."""
-    m = faces.shape[0]
-    normal = np.zeros((m, 3))
-    angles = np.zeros((m, 3))
-    for f in prange(m):
-        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
-        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
-        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        length = np.sqrt(nx * nx + ny * ny + nz * nz)
-        if not length > 0.0:
-            continue
-        normal[f, 0], normal[f, 1], normal[f, 2] = nx / length, ny / length, nz / length
-        for corner in range(3):
-            p, q, r = faces[f, corner], faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
-            ex, ey, ez = vertices[q, 0] - vertices[p, 0], vertices[q, 1] - vertices[p, 1], vertices[q, 2] - vertices[p, 2]
-            gx, gy, gz = vertices[r, 0] - vertices[p, 0], vertices[r, 1] - vertices[p, 1], vertices[r, 2] - vertices[p, 2]
-            cx, cy, cz = ey * gz - ez * gy, ez * gx - ex * gz, ex * gy - ey * gx
-            angles[f, corner] = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), ex * gx + ey * gy + ez * gz)
-    return normal, angles
+def _pseudo_normal_at(vertices, faces, starts, corners, face, kind, corner):
+    normal = np.empty((face.shape[0], 3))
+    for row in prange(face.shape[0]):
+        normal[row, 0], normal[row, 1], normal[row, 2] = _feature_normal(vertices, faces, starts, corners, face[row],
+                                                                         kind[row], corner[row])
+    return normal
 
 
-def _edge_index(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, int]:
-    """Undirected edge of the side opposite each corner: ``(face_edges (m, 3), edge count)``, numbered in
-    :class:`~shapeprep.geometry.topology.HalfEdges`' key order."""
-    half_edges = HalfEdges(faces, n_vertices)
-    edge_of_half = np.empty(len(half_edges.order), np.int64)
-    edge_of_half[half_edges.order] = np.repeat(np.arange(len(half_edges.counts)), half_edges.counts)
-    # Half-edge 3 f + c runs from corner c to corner c + 1: the side opposite corner k is half-edge k + 1.
-    return edge_of_half.reshape(-1, 3)[:, [1, 2, 0]], len(half_edges.counts)
+@njit(cache=True, inline="always")
+def _unit_normal(vertices, faces, f):
+    """Unit normal of face ``f`` and its length before normalising (zero normal for a zero-area face)."""
+    a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+    ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+    vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if not length > 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    return nx / length, ny / length, nz / length, length
+
+
+@njit(cache=True, inline="always")
+def _corner_angle(vertices, faces, f, corner):
+    """Interior angle of face ``f`` at ``corner``."""
+    p, q, r = faces[f, corner], faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
+    ex, ey, ez = vertices[q, 0] - vertices[p, 0], vertices[q, 1] - vertices[p, 1], vertices[q, 2] - vertices[p, 2]
+    gx, gy, gz = vertices[r, 0] - vertices[p, 0], vertices[r, 1] - vertices[p, 1], vertices[r, 2] - vertices[p, 2]
+    cx, cy, cz = ey * gz - ez * gy, ez * gx - ex * gz, ex * gy - ey * gx
+    return math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), ex * gx + ey * gy + ez * gz)
 
 
 @njit(cache=True)
-def _accumulate_normals(faces, face_normal, angles, face_edges, n_edges, n_vertices):
-    edge_normal = np.zeros((n_edges, 3))
-    vertex_normal = np.zeros((n_vertices, 3))
-    for f in range(faces.shape[0]):
-        for corner in range(3):
-            for axis in range(3):
-                edge_normal[face_edges[f, corner], axis] += face_normal[f, axis]
-                vertex_normal[faces[f, corner], axis] += face_normal[f, axis] * angles[f, corner]
-    return edge_normal, vertex_normal
+def _feature_normal(vertices, faces, starts, corners, f, kind, corner):
+    """The pseudo-normal of :func:`pseudo_normal_at`, from the faces around the feature's vertices (summed in
+    face order): computed where a point needs it instead of for every edge and vertex of the mesh."""
+    if kind == 0:
+        nx, ny, nz, _ = _unit_normal(vertices, faces, f)
+        return nx, ny, nz
+    sx, sy, sz = 0.0, 0.0, 0.0
+    if kind == 1:
+        u, v = faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
+        if u == v:  # a side of a zero-area face whose ends coincide: only zero-area faces share it
+            return sx, sy, sz
+        for slot in range(starts[u], starts[u + 1]):
+            g = corners[slot] // 3
+            if faces[g, 0] == v or faces[g, 1] == v or faces[g, 2] == v:  # the faces at edge (u, v)
+                nx, ny, nz, _ = _unit_normal(vertices, faces, g)
+                sx, sy, sz = sx + nx, sy + ny, sz + nz
+        return sx, sy, sz
+    v = faces[f, corner]
+    for slot in range(starts[v], starts[v + 1]):
+        g, at = corners[slot] // 3, corners[slot] % 3
+        nx, ny, nz, length = _unit_normal(vertices, faces, g)
+        if length > 0.0:
+            angle = _corner_angle(vertices, faces, g, at)
+            sx, sy, sz = sx + nx * angle, sy + ny * angle, sz + nz * angle
+    return sx, sy, sz
 
 
 @njit(cache=True, parallel=True)
-def _pseudo_normal_side(vertices, faces, points, nearest, face_normal, edge_normal, face_edges, vertex_normal):
-    """Offset of each point from its closest point on face ``nearest[i]`` along the pseudo-normal of the
-    closest feature (face, edge or vertex, by the closest point's barycentric coordinates), and whether that
-    test is doubtful: ``(side (n,), doubtful (n,))``."""
-    n = points.shape[0]
+def _pseudo_normal_side(vertices, faces, coords, spacing, nearest, starts, corners):
+    """Offset of each grid point ``coords * spacing - 1`` from its closest point on face ``nearest[i]`` along the
+    pseudo-normal of the closest feature (face, edge or vertex, by the closest point's barycentric
+    coordinates), and whether that test is doubtful: ``(side (n,), doubtful (n,))``. ``starts, corners``:
+    :func:`incident_faces`."""
+    n = coords.shape[0]
     side = np.empty(n)
     doubtful = np.empty(n, np.bool_)
     for row in prange(n):
         f = nearest[row]
-        px, py, pz = points[row, 0], points[row, 1], points[row, 2]
+        px, py, pz = coords[row, 0] * spacing - 1.0, coords[row, 1] * spacing - 1.0, coords[row, 2] * spacing - 1.0
         _, qx, qy, qz = triangle_distance2(vertices, faces, f, px, py, pz)
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
         ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
@@ -132,13 +144,11 @@ def _pseudo_normal_side(vertices, faces, points, nearest, face_normal, edge_norm
             if bary[k] > bary[largest]:
                 largest = k
         if zeros == 1:
-            e = face_edges[f, first_zero]
-            nx, ny, nz = edge_normal[e, 0], edge_normal[e, 1], edge_normal[e, 2]
+            nx, ny, nz = _feature_normal(vertices, faces, starts, corners, f, 1, first_zero)
         elif zeros >= 2:
-            v = faces[f, largest]
-            nx, ny, nz = vertex_normal[v, 0], vertex_normal[v, 1], vertex_normal[v, 2]
+            nx, ny, nz = _feature_normal(vertices, faces, starts, corners, f, 2, largest)
         else:
-            nx, ny, nz = face_normal[f, 0], face_normal[f, 1], face_normal[f, 2]
+            nx, ny, nz = _feature_normal(vertices, faces, starts, corners, f, 0, 0)
         ox, oy, oz = px - qx, py - qy, pz - qz
         side[row] = ox * nx + oy * ny + oz * nz
         normal_length = math.sqrt(nx * nx + ny * ny + nz * nz)
@@ -147,17 +157,23 @@ def _pseudo_normal_side(vertices, faces, points, nearest, face_normal, edge_norm
     return side, doubtful
 
 
-def band_pieces(coords: np.ndarray, resolution: int) -> tuple[np.ndarray, int]:
+def band_pieces(coords: np.ndarray, resolution: int, members: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """6-connected components of a set of grid points: ``(labels (n,), count)``.
 
-    The points are grouped by 8^3 cells (a counting sort); each used cell gets a table of its
-    points, and a union-find joins every point to its +x, +y and +z neighbours (numba): memory is
-    a few bytes per point plus 2 KB per used cell, instead of a sparse graph of every link.
+    ``members`` (n,) bool, optional: only these points form the set (the others get label -1), so that a
+    subset needs no copy of its coordinates.
+
+    The points are grouped by 8^3 cells; each used cell gets a table of its points (int32), and a
+    union-find joins every point to its +x, +y and +z neighbours (numba): memory is a few bytes per
+    point plus 2 KB per used cell, instead of a sparse graph of every link.
     """
     coords = np.ascontiguousarray(coords, dtype=np.int64)
+    if len(coords) >= 2**31:
+        raise ValueError(f"{len(coords)} grid points: the piece tables hold int32 rows")
+    members = np.ones(len(coords), dtype=bool) if members is None else np.ascontiguousarray(members, dtype=bool)
     if len(coords) == 0:
         return np.zeros(0, dtype=np.int64), 0
-    return _grid_point_labels(coords, -(-resolution // PIECE_CELL), PIECE_CELL)
+    return _grid_point_labels(coords, members, -(-resolution // PIECE_CELL), PIECE_CELL)
 
 
 #: Cell side (grid points) of :func:`band_pieces`' tables.
@@ -165,21 +181,27 @@ PIECE_CELL = 8
 
 
 @njit(cache=True)
-def _grid_point_labels(coords, n_cells, cell):
+def _grid_point_labels(coords, members, n_cells, cell):
     n = coords.shape[0]
     cell_slot = np.full(n_cells * n_cells * n_cells, -1, np.int64)
     used = 0
     for p in range(n):
+        if not members[p]:
+            continue
         code = (coords[p, 0] // cell * n_cells + coords[p, 1] // cell) * n_cells + coords[p, 2] // cell
         if cell_slot[code] < 0:
             cell_slot[code] = used
             used += 1
-    table = np.full((used, cell, cell, cell), -1, np.int64)
+    table = np.full((used, cell, cell, cell), -1, np.int32)
     for p in range(n):
+        if not members[p]:
+            continue
         code = (coords[p, 0] // cell * n_cells + coords[p, 1] // cell) * n_cells + coords[p, 2] // cell
         table[cell_slot[code], coords[p, 0] % cell, coords[p, 1] % cell, coords[p, 2] % cell] = p
     parent = np.arange(n)
     for p in range(n):
+        if not members[p]:
+            continue
         for axis in range(3):
             x, y, z = coords[p, 0] + (axis == 0), coords[p, 1] + (axis == 1), coords[p, 2] + (axis == 2)
             code = (x // cell * n_cells + y // cell) * n_cells + z // cell
@@ -188,13 +210,15 @@ def _grid_point_labels(coords, n_cells, cell):
             q = table[cell_slot[code], x % cell, y % cell, z % cell]
             if q < 0:
                 continue
-            a, b = union_find_root(parent, p), union_find_root(parent, q)
+            a, b = union_find_root(parent, p), union_find_root(parent, np.int64(q))
             if a != b:
                 parent[max(a, b)] = min(a, b)
     # A root is its set's smallest index: numbering roots in index order numbers the pieces by first point.
-    labels = np.empty(n, np.int64)
+    labels = np.full(n, -1, np.int64)
     count = 0
     for p in range(n):
+        if not members[p]:
+            continue
         root = union_find_root(parent, p)
         if root == p:
             labels[p] = count
@@ -202,6 +226,29 @@ def _grid_point_labels(coords, n_cells, cell):
         else:
             labels[p] = labels[root]
     return labels, count
+
+
+@njit(cache=True)
+def _majority_signs(side, pieces, n_pieces):
+    """Replace each labelled point's side by its piece's majority sign (-1 when the signs of the piece's sides
+    sum below zero, else 1); points labelled -1 keep theirs."""
+    votes = np.zeros(n_pieces)
+    for p in range(side.shape[0]):
+        if pieces[p] >= 0:
+            votes[pieces[p]] += np.sign(side[p])
+    for p in range(side.shape[0]):
+        if pieces[p] >= 0:
+            side[p] = -1.0 if votes[pieces[p]] < 0 else 1.0
+
+
+@njit(cache=True, parallel=True)
+def _signed_in_order(udf, side, order, voxel):
+    """``sign(side) * udf / voxel`` as float32, gathered in ``order``."""
+    sdf = np.empty(order.shape[0], np.float32)
+    for row in prange(order.shape[0]):
+        p = order[row]
+        sdf[row] = (-udf[p] if side[p] < 0 else udf[p]) / voxel
+    return sdf
 
 
 def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncation_voxels: float = 2.0):
@@ -226,26 +273,24 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     voxel = grid_spacing(resolution)
     band = GridBand(vertices, faces, resolution, truncation_voxels * voxel)
     coords, udf, _, nearest = band.grid_band(with_faces=True)  # every grid point closer than the band
-    points = index_to_point(coords, resolution)
-    side, doubtful = _pseudo_normal_side(np.ascontiguousarray(vertices, dtype=np.float64),
-                                         np.ascontiguousarray(faces, dtype=np.int64), points, nearest,
-                                         *pseudo_normals(vertices, faces))
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    side, doubtful = _pseudo_normal_side(vertices, faces, coords, voxel, nearest, *incident_faces(faces, len(vertices)))
     # Off the half-voxel shell the sign is constant over each 6-connected piece of the band (the surface
     # cannot be crossed without passing within half a voxel of a grid point), which makes it robust to the
     # fold-overs and self-intersections that defeat a single pseudo-normal.
     off_shell = udf > OFF_SHELL_VOXELS * voxel
-    pieces, n_pieces = band_pieces(coords[off_shell], resolution)
-    if n_pieces:  # a piece's sign is its voxels' majority: a stray wrong pseudo-normal (a fold-over) is outvoted
-        votes = np.bincount(pieces, weights=np.sign(side[off_shell]), minlength=n_pieces)
-        side[off_shell] = np.where(votes[pieces] < 0, -1.0, 1.0)
+    pieces, n_pieces = band_pieces(coords, resolution, off_shell)
+    # A piece's sign is its voxels' majority: a stray wrong pseudo-normal (a fold-over) is outvoted.
+    _majority_signs(side, pieces, n_pieces)
     # The pseudo-normal test assumes a closed manifold without fold-overs; near a fold (the two faces at an
     # edge almost opposite) or where the offset is almost tangent it is unreliable: ask the winding number.
-    uncertain = doubtful & (udf > 0) & ~off_shell
-    if uncertain.any():
-        side[uncertain] = np.where(_winding_number_at(vertices, faces, points[uncertain]) > 0.5, -1.0, 1.0)
-    sdf = np.where(side < 0, -udf, udf) / voxel
+    uncertain = np.flatnonzero(doubtful & (udf > 0) & ~off_shell)
+    if len(uncertain):
+        winding = _winding_number_at(vertices, faces, index_to_point(coords[uncertain], resolution))
+        side[uncertain] = np.where(winding > 0.5, -1.0, 1.0)
     order = np.argsort(morton_codes(coords), kind="stable")
-    return coords[order], sdf[order].astype(np.float32)
+    return coords[order], _signed_in_order(udf, side, order, voxel)
 
 
 #: Up to this many point-face pairs, uncertain signs come from counting crossings along two axes; beyond, from
