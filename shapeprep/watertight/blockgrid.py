@@ -28,9 +28,13 @@ def blocks_per_axis(resolution: int, block: int = BLOCK) -> int:
     return -(-(resolution + 2) // block)
 
 
-def padded(indices: np.ndarray) -> np.ndarray:
-    """Grid indices ``(n, 3)`` to padded indices (shifted by one)."""
-    return np.asarray(indices, dtype=np.int64) + 1
+def padded(indices: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Grid indices ``(n, 3)`` to padded indices (shifted by one); ``in_place``: shift an int64 array itself."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if in_place and indices.flags.writeable:
+        indices += 1
+        return indices
+    return indices + 1
 
 
 def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLOCK) -> np.ndarray:
@@ -179,7 +183,7 @@ class FloodGraph:
     def wall_node_sizes(self) -> np.ndarray:
         """Voxels per node (``(n_nodes,)`` int64); free-block nodes count ``block**3``."""
         sizes = np.full(self.n_nodes, self.block**3, dtype=np.int64)
-        sizes[: self.n_wall_nodes + 1] = np.bincount(self.wall_labels.ravel(), minlength=self.n_wall_nodes + 1)
+        sizes[: self.n_wall_nodes + 1] = _run_sizes(self.wall_labels, self.n_wall_nodes)
         sizes[0] = 0
         sizes[self.free_block_node(self.wall_blocks)] = 0  # wall blocks are not free-block nodes
         return sizes
@@ -300,6 +304,20 @@ def _offset_labels(labels, offsets):
         for v in range(flat.shape[0]):
             if flat[v] != 0:
                 flat[v] += offsets[b]
+
+
+@njit(cache=True, parallel=True)
+def _run_sizes(labels, n_runs):
+    """Voxels per run label (``(n_runs + 1,)`` int64, 0 for the shell label 0): ``np.bincount`` of ``labels``
+    without its int64 copy of every voxel, block by block in parallel (each block's runs have their own labels,
+    so no two threads count the same one)."""
+    sizes = np.zeros(n_runs + 1, np.int64)
+    for b in prange(labels.shape[0]):
+        flat = labels[b].ravel()
+        for v in range(flat.shape[0]):
+            if flat[v] != 0:
+                sizes[flat[v]] += 1
+    return sizes
 
 
 def label_free_runs(shell: np.ndarray) -> tuple[np.ndarray, int]:

@@ -211,7 +211,8 @@ def watertight_from_band(
     Parameters
     ----------
     indices : (n, 3) int64
-        Grid indices of every voxel with ``udf < eps + h`` (more is fine).
+        Grid indices of every voxel with ``udf < eps + h`` (more is fine); shifted to padded indices in place
+        when they are an int64 array (the caller hands them over).
     udf : (n,) float64
     queries : int
         Distance queries spent (for the record).
@@ -229,7 +230,7 @@ def watertight_from_band(
     resolution = options.resolution
     spacing = grid_spacing(resolution)
     eps = options.eps_voxels * spacing
-    band_padded = padded(indices)
+    band_padded = padded(indices, in_place=True)  # a second copy of millions of rows costs its page faults
     del indices
     shell_padded = band_padded[udf < eps]
     shell_voxels = len(shell_padded)
