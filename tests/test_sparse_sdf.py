@@ -62,6 +62,24 @@ def test_marching_cubes_over_the_voxels_reproduces_the_watertight_mesh(volumes, 
     assert to_recon.mean() < 0.05  # marching cubes cuts sharp creases by up to about a voxel
 
 
+def test_reconstruction_keeps_an_enclosed_cavity_outside():
+    # A hollow ball (an outward outer sphere, an inward inner one): its cavity is outside the solid although no
+    # path through inactive space reaches it from the grid's boundary. Filling it would add a third surface at
+    # the band's inner edge, two voxels from the mesh.
+    outer, inner = trimesh.creation.icosphere(4, 0.8), trimesh.creation.icosphere(4, 0.45)
+    vertices = np.concatenate([outer.vertices, inner.vertices])
+    faces = np.concatenate([outer.faces, inner.faces[:, ::-1] + len(outer.vertices)])
+    resolution = 96
+    coords, sdf = sparse_sdf(vertices, faces, resolution, 2.0)
+    recon_vertices, recon_faces = reconstruct_mesh(coords, sdf, resolution, 2.0)
+    recon = trimesh.Trimesh(recon_vertices, recon_faces)
+    assert recon.is_volume and len(recon.split(only_watertight=False)) == 2
+    expected = trimesh.Trimesh(vertices, faces).volume  # the shell between the spheres, positive
+    assert abs(recon.volume - expected) < 0.02 * expected
+    error = IglDistance(vertices, faces).unsigned_distance(recon_vertices) / grid_spacing(resolution)
+    assert error.max() < 0.3
+
+
 def test_crossing_numbers_and_edge_pseudo_normals(volumes):
     vertices, faces, coords, sdf = volumes["fandisk.obj"]
     points = index_to_point(coords[::499], RESOLUTION)

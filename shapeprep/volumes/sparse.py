@@ -394,9 +394,10 @@ def reconstruct_mesh(coords: np.ndarray, sdf: np.ndarray, resolution: int, trunc
                      step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The zero level set of stored active voxels, by dense marching cubes (checks and pictures, not training).
 
-    Inactive grid points take ``+truncation`` when the flood fill of inactive
-    space reaches them from the grid's boundary and ``-truncation`` otherwise
-    (the band separates inside from outside). ``step > 1`` keeps every
+    Each 6-connected region of inactive grid points takes ``+truncation`` or ``-truncation`` by the majority
+    sign of the active points bordering it (the band separates inside from outside, so they agree; a cavity
+    enclosed by a hollow part is outside although no path through inactive space reaches it from the grid's
+    boundary). A region with no active neighbour (an empty volume) is outside. ``step > 1`` keeps every
     ``step``-th grid point per axis (a coarser picture; memory is ``(resolution / step)^3`` floats).
 
     Returns
@@ -412,10 +413,17 @@ def reconstruct_mesh(coords: np.ndarray, sdf: np.ndarray, resolution: int, trunc
     field = np.full((side,) * 3, np.nan, dtype=np.float32)
     field[tuple((coords[keep] // step).T)] = sdf[keep] / step
     inactive = np.isnan(field)
-    labels, _ = ndimage.label(np.pad(inactive, 1, constant_values=True))
-    outside = (labels == labels[0, 0, 0])[1:-1, 1:-1, 1:-1]
+    labels, n_regions = ndimage.label(inactive)
+    votes = np.zeros(n_regions + 1)
+    for axis in range(3):  # every (inactive, active) pair of 6-neighbours votes with the active point's sign
+        for near, far in ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))):
+            here, there = [slice(None)] * 3, [slice(None)] * 3
+            here[axis], there[axis] = near, far
+            region, neighbour = labels[tuple(here)], field[tuple(there)]
+            border = (region > 0) & ~np.isnan(neighbour)
+            votes += np.bincount(region[border], weights=np.sign(neighbour[border]), minlength=n_regions + 1)
     limit = truncation_voxels / step
-    field[inactive & outside], field[inactive & ~outside] = limit, -limit
+    field[inactive] = np.where(votes[labels[inactive]] < 0, -limit, limit)
     vertices, faces = mcubes.marching_cubes(field, 0.0)
     # PyMCubes winds a negative-inside field inward: flip to outward.
     return index_to_point(vertices * step, resolution), np.ascontiguousarray(faces[:, ::-1], dtype=np.int64)
