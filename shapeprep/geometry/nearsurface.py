@@ -52,6 +52,14 @@ def _closest_on_segment(px, py, pz, ax, ay, az, bx, by, bz):
 
 
 @njit(cache=True, inline="always")
+def _is_proper(abx, aby, abz, acx, acy, acz):
+    """Whether the triangle with sides ``ab`` and ``ac`` is not degenerate (its corners not collinear)."""
+    nx, ny, nz = aby * acz - abz * acy, abz * acx - abx * acz, abx * acy - aby * acx
+    scale = (abx * abx + aby * aby + abz * abz) * (acx * acx + acy * acy + acz * acz)
+    return not (nx * nx + ny * ny + nz * nz <= 1e-24 * scale or scale == 0.0)
+
+
+@njit(cache=True, inline="always")
 def _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
     """Closest point of triangle ``abc`` to ``p`` (Ericson, Real-Time Collision Detection 5.1.5).
 
@@ -59,9 +67,7 @@ def _closest_on_triangle(px, py, pz, ax, ay, az, bx, by, bz, cx, cy, cz):
     """
     abx, aby, abz = bx - ax, by - ay, bz - az
     acx, acy, acz = cx - ax, cy - ay, cz - az
-    nx, ny, nz = aby * acz - abz * acy, abz * acx - abx * acz, abx * acy - aby * acx
-    scale = (abx * abx + aby * aby + abz * abz) * (acx * acx + acy * acy + acz * acz)
-    if nx * nx + ny * ny + nz * nz <= 1e-24 * scale or scale == 0.0:
+    if not _is_proper(abx, aby, abz, acx, acy, acz):
         best = np.inf
         rx, ry, rz = ax, ay, az
         for edge in range(3):
@@ -226,9 +232,7 @@ def _grid_cells(vertices, faces, cells, starts, tris, n_cells, block, resolution
             cx, cy, cz = vertices[c, 0], vertices[c, 1], vertices[c, 2]
             abx, aby, abz = bx - ax, by - ay, bz - az
             acx, acy, acz = cx - ax, cy - ay, cz - az
-            nx, ny, nz = aby * acz - abz * acy, abz * acx - abx * acz, abx * acy - aby * acx
-            scale = (abx * abx + aby * aby + abz * abz) * (acx * acx + acy * acy + acz * acz)
-            proper = not (nx * nx + ny * ny + nz * nz <= 1e-24 * scale or scale == 0.0)  # as _closest_on_triangle
+            proper = _is_proper(abx, aby, abz, acx, acy, acz)
             x_low, x_high = min(ax, bx, cx), max(ax, bx, cx)
             y_low, y_high = min(ay, by, cy), max(ay, by, cy)
             z_low, z_high = min(az, bz, cz), max(az, bz, cz)
