@@ -19,6 +19,7 @@ from numba import njit, prange
 
 from .distance import DistanceQueries
 from .nearsurface import triangle_distance2
+from .surface import unit_face_normal
 
 #: Triangles per leaf.
 LEAF = 8
@@ -136,15 +137,8 @@ def _triangle_boxes(vertices, faces, order):
             a, b, c = vertices[faces[t, 0], axis], vertices[faces[t, 1], axis], vertices[faces[t, 2], axis]
             boxes[slot, axis] = min(a, b, c)
             boxes[slot, 3 + axis] = max(a, b, c)
-        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
-        ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
-        vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
-        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-        length = np.sqrt(nx * nx + ny * ny + nz * nz)
-        if length > 0.0:
-            nx, ny, nz = nx / length, ny / length, nz / length
-        else:
-            nx, ny, nz = 0.0, 0.0, 0.0
+        a = faces[t, 0]
+        nx, ny, nz, _ = unit_face_normal(vertices, faces, t)
         boxes[slot, 6], boxes[slot, 7], boxes[slot, 8] = nx, ny, nz
         boxes[slot, 9] = nx * vertices[a, 0] + ny * vertices[a, 1] + nz * vertices[a, 2]
     return boxes

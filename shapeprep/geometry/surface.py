@@ -36,6 +36,20 @@ def _face_area_vectors(vertices, faces):
     return out
 
 
+@njit(cache=True, inline="always")
+def unit_face_normal(vertices, faces, f):
+    """Unit normal of face ``f`` (numba, one face) and the length of its area vector before normalising; a zero
+    normal and length for a zero-area face. The area vector is :func:`face_area_vectors`' arithmetic."""
+    a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+    ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
+    vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
+    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if not length > 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    return nx / length, ny / length, nz / length, length
+
+
 def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Triangle areas.
 

@@ -24,6 +24,7 @@ from numba import njit, prange
 
 from ..geometry.grid import grid_spacing, index_to_point, morton_codes
 from ..geometry.nearsurface import GridBand, triangle_distance2
+from ..geometry.surface import unit_face_normal
 from ..geometry.topology import incident_faces, union_find_root
 
 #: Barycentric coordinate below which a closest point counts as on an edge or at a vertex.
@@ -62,19 +63,6 @@ def _pseudo_normal_at(vertices, faces, starts, corners, face, kind, corner):
 
 
 @njit(cache=True, inline="always")
-def _unit_normal(vertices, faces, f):
-    """Unit normal of face ``f`` and its length before normalising (zero normal for a zero-area face)."""
-    a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-    ux, uy, uz = vertices[b, 0] - vertices[a, 0], vertices[b, 1] - vertices[a, 1], vertices[b, 2] - vertices[a, 2]
-    vx, vy, vz = vertices[c, 0] - vertices[a, 0], vertices[c, 1] - vertices[a, 1], vertices[c, 2] - vertices[a, 2]
-    nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-    length = np.sqrt(nx * nx + ny * ny + nz * nz)
-    if not length > 0.0:
-        return 0.0, 0.0, 0.0, 0.0
-    return nx / length, ny / length, nz / length, length
-
-
-@njit(cache=True, inline="always")
 def _corner_angle(vertices, faces, f, corner):
     """Interior angle of face ``f`` at ``corner``."""
     p, q, r = faces[f, corner], faces[f, (corner + 1) % 3], faces[f, (corner + 2) % 3]
@@ -89,7 +77,7 @@ def _feature_normal(vertices, faces, starts, corners, f, kind, corner):
     """The pseudo-normal of :func:`pseudo_normal_at`, from the faces around the feature's vertices (summed in
     face order): computed where a point needs it instead of for every edge and vertex of the mesh."""
     if kind == 0:
-        nx, ny, nz, _ = _unit_normal(vertices, faces, f)
+        nx, ny, nz, _ = unit_face_normal(vertices, faces, f)
         return nx, ny, nz
     sx, sy, sz = 0.0, 0.0, 0.0
     if kind == 1:
@@ -99,13 +87,13 @@ def _feature_normal(vertices, faces, starts, corners, f, kind, corner):
         for slot in range(starts[u], starts[u + 1]):
             g = corners[slot] // 3
             if faces[g, 0] == v or faces[g, 1] == v or faces[g, 2] == v:  # the faces at edge (u, v)
-                nx, ny, nz, _ = _unit_normal(vertices, faces, g)
+                nx, ny, nz, _ = unit_face_normal(vertices, faces, g)
                 sx, sy, sz = sx + nx, sy + ny, sz + nz
         return sx, sy, sz
     v = faces[f, corner]
     for slot in range(starts[v], starts[v + 1]):
         g, at = corners[slot] // 3, corners[slot] % 3
-        nx, ny, nz, length = _unit_normal(vertices, faces, g)
+        nx, ny, nz, length = unit_face_normal(vertices, faces, g)
         if length > 0.0:
             angle = _corner_angle(vertices, faces, g, at)
             sx, sy, sz = sx + nx * angle, sy + ny * angle, sz + nz * angle
