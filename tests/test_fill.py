@@ -180,8 +180,11 @@ def test_voxel_set_finds_the_first_row_of_each_voxel_across_growth():
     assert np.array_equal(VoxelSet(np.zeros((0, 3), np.int64), 40).find(queries[:3]), [-1, -1, -1])
 
 
-def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(monkeypatch):
-    """The cloth at 128 grows its zone over 4 rounds; each round's crossings equal a count from scratch."""
+@pytest.mark.parametrize("coarse_errors", [False, True], ids=["coarse pass as is", "coarse pass off by 0.97"])
+def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(coarse_errors, monkeypatch):
+    """The cloth at 128 grows its zone over 4 rounds; each round's sides, crossings and the values at the
+    crossings equal a careful count from scratch, although most voxels only got a coarse value. With the
+    coarse pass wrong by 0.97 at every 7th voxel far below the threshold, the zone notices and counts again."""
     from pathlib import Path
 
     from shapeprep.geometry.grid import VoxelSet
@@ -190,7 +193,18 @@ def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(monkeypatch):
     from shapeprep.watertight import holes
 
     source = normalize_mesh(*load_mesh(Path(__file__).parents[2] / "shared/corpus/babylon_cloth/Cloth.gltf"))
-    checked, trace = [], holes._caps
+    checked, coarse_only, trace = [], [], holes._caps
+    if coarse_errors:
+        winding = holes._Winding.__call__
+
+        def off(self, padded, accuracy=holes.CAREFUL_ACCURACY):
+            values = winding(self, padded, accuracy)
+            if accuracy == holes.COARSE_ACCURACY:
+                wrong = (values < 0.05) & (np.arange(len(values)) % 7 == 3)
+                values[wrong] += 0.97
+            return values
+
+        monkeypatch.setattr(holes._Winding, "__call__", off)
 
     def fresh_count(zone, nodes, *rest):
         caps = trace(zone, nodes, *rest)
@@ -206,6 +220,8 @@ def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(monkeypatch):
             known = neighbour >= 0
             crossing[known] |= high[known] != high[neighbour[known]]
         assert crossing.any() and np.array_equal(crossing, zone.crossing[rows])
+        assert np.array_equal(zone.values[rows][crossing], zone.winding(voxels)[crossing])
+        coarse_only.append(int((~zone.careful).sum()))
         assert np.array_equal(np.sort(members.keys(zone.voxels[caps.rows])), np.sort(members.keys(voxels[crossing & high])))
         checked.append(len(voxels))
         return caps
@@ -214,3 +230,7 @@ def test_a_grown_zone_counts_the_crossings_a_fresh_zone_counts(monkeypatch):
     result = watertight_mesh(source.vertices, source.faces, RESOLUTION)
     assert result.stats["fill_rounds"] == len(checked) >= 3
     assert checked == sorted(checked) and checked[0] < checked[-1]
+    if coarse_errors:  # caught in the first round: every value careful from then on
+        assert coarse_only == [0] * len(checked)
+    else:
+        assert min(coarse_only) > 0

@@ -52,6 +52,19 @@ def _select(order, keys, first, last, k):
 
 
 @njit(cache=True, parallel=True)
+def _box_centres(vertices, faces):
+    """Centre of each triangle's bounding box: ``(m, 3)`` (the split keys; no ``(m, 3, 3)`` corner copy)."""
+    centres = np.empty((faces.shape[0], 3))
+    for t in prange(faces.shape[0]):
+        a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
+        for axis in range(3):
+            low = min(vertices[a, axis], vertices[b, axis], vertices[c, axis])
+            high = max(vertices[a, axis], vertices[b, axis], vertices[c, axis])
+            centres[t, axis] = (low + high) / 2.0
+    return centres
+
+
+@njit(cache=True, parallel=True)
 def _median_split_order(centres, size, leaf):
     """Triangle order for the heap-ordered tree: each node splits its triangles at the median of the
     longest axis of their centres' box (the left child takes as many whole leaves as the right).
@@ -229,8 +242,7 @@ class TriangleBVH(DistanceQueries):
         self.faces = np.ascontiguousarray(faces, dtype=np.int64)
         if len(self.faces) == 0:
             raise ValueError("a BVH needs at least one triangle")
-        corners = self.vertices[self.faces]
-        centres = (corners.min(axis=1) + corners.max(axis=1)) / 2.0
+        centres = _box_centres(self.vertices, self.faces)
         leaves = -(-len(self.faces) // LEAF)
         self.size = 1 << max(int(leaves - 1).bit_length(), 0)
         self.order = _median_split_order(np.ascontiguousarray(centres), self.size, LEAF)

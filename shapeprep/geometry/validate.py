@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
 from .surface import sample_surface, sample_surface_faces, triangle_areas
 from .topology import HalfEdges, euler_per_component, face_components, signed_volumes
 
-#: Distances up to this many voxels come from the binned index (:mod:`.nearsurface`), farther ones from libigl.
+#: Distances up to this many voxels come from the binned index (:mod:`.nearsurface`), farther ones from a
+#: tree (:func:`_exact_distances`).
 DEVIATION_REACH_VOXELS = 3.0
 #: Output surface farther than this (voxels) from every source surface counts as invented.
 INVENTED_VOXELS = 1.5
@@ -125,7 +127,7 @@ def surface_deviation(
     # their number (binning a million-face output for 10k points: 0.17 s, building a BVH: 0.45 s).
     reach = DEVIATION_REACH_VOXELS * voxel
     to_source = _exact_distances(source_vertices, source_faces, out_points, reach) / voxel
-    from_source = _exact_distances(vertices, faces, src_points, reach) / voxel
+    from_source = _exact_distances(vertices, faces, src_points, reach, well_shaped=True) / voxel
     record = {}
     for name, values in (("to_source", to_source), ("from_source", from_source)):
         record[f"{name}_mean"] = float(values.mean())
@@ -150,11 +152,20 @@ def surface_deviation(
 WIDER_REACH = 4.0
 
 
-def _exact_distances(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, reach: float) -> np.ndarray:
-    """Exact unsigned distance from each point ``(k, 3)`` to the mesh: ``(k,)``; binned indices, then libigl."""
+def _exact_distances(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, reach: float,
+                     well_shaped: bool = False) -> np.ndarray:
+    """Exact unsigned distance from each point ``(k, 3)`` to the mesh: ``(k,)``.
+
+    The binned index first; the points beyond its reach go to a wider one and then libigl's tree, or, for a
+    ``well_shaped`` mesh (marching-cubes output), straight to a :class:`~.bvh.TriangleBVH`: over those
+    triangles it is exact at any distance and builds several times faster than libigl's tree (3M faces at
+    512: a few tenths of a second against 3.5 s).
+    """
     squared, _, _ = ExactDistance(vertices, faces, reach=reach).query(points, want_closest=False, within=reach)
     beyond = ~np.isfinite(squared)
-    if beyond.any():
+    if beyond.any() and well_shaped:
+        squared[beyond] = TriangleBVH(vertices, faces).query(points[beyond], want_closest=False)[0]
+    elif beyond.any():
         wider = ExactDistance(vertices, faces, reach=WIDER_REACH * reach)
         squared[beyond] = wider.query(points[beyond], want_closest=False)[0]
     return np.sqrt(squared)
