@@ -48,6 +48,7 @@ def warm_up_kernels() -> None:
     """Load every compiled kernel from numba's cache before timing: a box open on one side at 32 goes
     through the band, the flood fill, the hole filling and its safety net, marching cubes and the offset
     (a build's worker loads them once for many objects)."""
+    from shapeprep.geometry.bvh import TriangleBVH
     from shapeprep.watertight import watertight_mesh
 
     corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
@@ -55,6 +56,8 @@ def warm_up_kernels() -> None:
     faces = np.array([[q[0], q[1], q[2]] for q in quads] + [[q[0], q[2], q[3]] for q in quads])
     watertight_mesh(corners, faces, 32)
     watertight_mesh(corners, faces, 32, max_hole_voxels=1.0, max_hole_fraction=0.0)  # left open
+    # The safety net's far distances (source points beyond the binned index's reach) use the BVH.
+    TriangleBVH(corners, faces).query(corners * 3.0, want_closest=False)
 
 
 def measure_engines(path: Path, resolution: int, threads: int = 2, peer_timeout: float = 0.0) -> dict:
