@@ -273,7 +273,11 @@ class _Zone:
         probe = self.winding(voxels[::PROBE_STRIDE], COARSE_ACCURACY)
         if len(probe) and (np.abs(probe - self.threshold) < COARSE_MARGIN).mean() > CAREFUL_SHARE:
             return self.winding(voxels), np.ones(len(voxels), dtype=bool)
-        values = self.winding(voxels, COARSE_ACCURACY)
+        values = np.empty(len(voxels))
+        values[::PROBE_STRIDE] = probe  # the probe's coarse values are the coarse pass's own
+        rest = np.ones(len(voxels), dtype=bool)
+        rest[::PROBE_STRIDE] = False
+        values[rest] = self.winding(voxels[rest], COARSE_ACCURACY)
         careful = np.abs(values - self.threshold) < COARSE_MARGIN
         values[careful] = self.winding(voxels[careful])
         return values, careful
