@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shapeprep.geometry.distance import IglDistance
-from shapeprep.geometry.grid import grid_spacing, index_to_point
+from shapeprep.geometry.grid import grid_spacing, index_to_point, morton_codes
 from shapeprep.geometry.loaders import load_mesh
 from shapeprep.geometry.nearsurface import ExactDistance, GridBand, NearSurface, set_threads
 from shapeprep.geometry.normalize import normalize_mesh
@@ -69,6 +69,26 @@ def test_degenerate_and_duplicate_triangles():
     _, distance = ExactDistance(vertices, faces, reach=0.1).closest_points(points)
     squared, _, _ = IglDistance(vertices, faces).query(points, want_closest=False)
     assert np.allclose(distance, np.sqrt(squared), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["thingi10k_1514499.stl", "2CylinderEngine.glb"])
+def test_cell_size_and_morton_order_change_only_the_order(name):
+    """32^3 cells and Morton output give the same points, distances and closest faces as 8^3 cells in raster order
+    (bit for bit: each cell keeps its triangles' order, so ties resolve alike), and Morton output is sorted."""
+    vertices, faces = normalized(name)
+    resolution = 133  # not a multiple of either cell side
+    band = 2.0 * grid_spacing(resolution)
+    indices, udf, _, nearest = GridBand(vertices, faces, resolution, band).grid_band(with_faces=True)
+    for block in (8, 32):
+        z_indices, z_udf, _, z_nearest = GridBand(vertices, faces, resolution, band, block=block).grid_band(
+            with_faces=True, morton=True)
+        codes = morton_codes(z_indices)
+        assert np.all(codes[1:] > codes[:-1])
+        order = np.argsort(morton_codes(indices))
+        assert np.array_equal(z_indices, indices[order]) and np.array_equal(z_udf, udf[order])
+        assert np.array_equal(z_nearest, nearest[order])
+    with pytest.raises(ValueError, match="power-of-two"):
+        GridBand(vertices, faces, resolution, band, block=12).grid_band(morton=True)
 
 
 def test_threads_give_identical_results():

@@ -29,12 +29,13 @@ import numpy as np
 from numba import njit, prange
 
 from .distance import DistanceQueries, IglDistance
+from .grid import morton_codes
 
 #: Grid points per cell side for the watertight grid: cells line up with the grid's 8^3 blocks.
 GRID_CELL_POINTS = 8
 
-#: Cells processed per batch in :meth:`NearSurface.grid_band` (bounds the float64 scratch to 16 MB).
-GRID_BATCH_CELLS = 4096
+#: Grid points per batch of cells in :meth:`GridBand.grid_band` (bounds the float64 scratch to 16 MB).
+GRID_BATCH_POINTS = 4096 * 8**3
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -300,20 +301,18 @@ def _points_by_cell(points, origin, cell, n_cells):
 
 
 @njit(cache=True, parallel=True)
-def _compact_band(squared, face, cells, n_cells, band2):
-    """The grid points of ``_grid_cells``'s output closer than the band, cell by cell, points in raster order:
-    ``(indices (n, 3) int64, udf (n,), faces (n,))``."""
-    block = squared.shape[1]
+def _compact_band(squared, face, cells, n_cells, band2, local_order):
+    """The grid points of ``_grid_cells``'s output closer than the band, cell by cell, the points of a cell in
+    the order of ``local_order`` ((block^3, 3) local indices): ``(indices (n, 3) int64, udf (n,), faces (n,))``."""
     counts = np.zeros(cells.shape[0] + 1, np.int64)
     for slot in prange(cells.shape[0]):
         found = 0
-        for i in range(block):
-            for j in range(block):
-                for k in range(block):
-                    if squared[slot, i, j, k] < band2:
-                        found += 1
+        for entry in range(local_order.shape[0]):
+            if squared[slot, local_order[entry, 0], local_order[entry, 1], local_order[entry, 2]] < band2:
+                found += 1
         counts[slot + 1] = found
     starts = np.cumsum(counts)
+    block = squared.shape[1]
     indices = np.empty((starts[-1], 3), np.int64)
     udf = np.empty(starts[-1])
     faces = np.empty(starts[-1], np.int64)
@@ -321,14 +320,13 @@ def _compact_band(squared, face, cells, n_cells, band2):
         code = cells[slot]
         ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
         row = starts[slot]
-        for i in range(block):
-            for j in range(block):
-                for k in range(block):
-                    if squared[slot, i, j, k] < band2:
-                        indices[row, 0], indices[row, 1], indices[row, 2] = ci * block + i, cj * block + j, ck * block + k
-                        udf[row] = math.sqrt(squared[slot, i, j, k])
-                        faces[row] = face[slot, i, j, k]
-                        row += 1
+        for entry in range(local_order.shape[0]):
+            i, j, k = local_order[entry, 0], local_order[entry, 1], local_order[entry, 2]
+            if squared[slot, i, j, k] < band2:
+                indices[row, 0], indices[row, 1], indices[row, 2] = ci * block + i, cj * block + j, ck * block + k
+                udf[row] = math.sqrt(squared[slot, i, j, k])
+                faces[row] = face[slot, i, j, k]
+                row += 1
     return indices, udf, faces
 
 
@@ -469,7 +467,7 @@ class NearSurface:
 
 
 class GridBand(NearSurface):
-    """A :class:`NearSurface` whose cells are the 8^3-point blocks of the grid ``linspace(-1, 1, resolution)``.
+    """A :class:`NearSurface` whose cells are ``block^3``-point blocks of the grid ``linspace(-1, 1, resolution)``.
 
     Parameters
     ----------
@@ -477,23 +475,32 @@ class GridBand(NearSurface):
     resolution : int
     band : float
         :meth:`grid_band` returns every grid point closer than this; also the ``reach``.
+    block : int
+        Grid points per cell side. Larger cells list each triangle in fewer cells (less binning and per-pair
+        set-up in the band search) but give point queries (:meth:`closest`) longer lists to scan.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, resolution: int, band: float):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, resolution: int, band: float,
+                 block: int = GRID_CELL_POINTS):
         self.resolution = int(resolution)
         self.spacing = 2.0 / (resolution - 1)
-        self.block = GRID_CELL_POINTS
+        self.block = int(block)
         n_cells = -(-resolution // self.block)
         # Cells span whole blocks of grid points: [c * block, (c + 1) * block) * spacing from -1.
         super().__init__(vertices, faces, band, np.full(3, -1.0), self.block * self.spacing, n_cells)
 
-    def grid_band(self, with_faces: bool = False):
+    def grid_band(self, with_faces: bool = False, morton: bool = False):
         """Every grid point closer than ``band`` to the mesh, with its exact distance.
+
+        ``morton``: return the points in Morton (Z) order (:func:`~shapeprep.geometry.grid.morton_codes`) instead
+        of cell by cell in raster order: the cells are visited in the Morton order of their corners and the
+        points of a cell in their own (``block`` is a power of two, so the cells are aligned blocks of the
+        Z-curve and this is the global order, without a sort of every point).
 
         Returns
         -------
         indices : (n, 3) int64
-            Grid indices, cell by cell in cell order.
+            Grid indices, cell by cell in cell order, or in Morton order.
         udf : (n,) float64
         stats : dict
             ``candidate_points`` (grid points of the cells visited), ``distance_evaluations``
@@ -504,14 +511,24 @@ class GridBand(NearSurface):
         self._bin()
         block, n_cells = self.block, self.n_cells
         band2 = self.reach * self.reach
+        local = np.stack(np.unravel_index(np.arange(block**3), (block,) * 3), axis=1).astype(np.int64)
+        cell_codes, cell_starts, tris = self.cells, self.starts, self.tris
+        if morton:
+            if block & (block - 1):
+                raise ValueError(f"Morton order needs a power-of-two block, not {block}")
+            local = local[np.argsort(morton_codes(local), kind="stable")]
+            corners = np.stack(np.unravel_index(cell_codes, (n_cells,) * 3), axis=1)
+            cell_codes, cell_starts, tris = _reorder_cells(cell_codes, cell_starts, tris,
+                                                           np.argsort(morton_codes(corners), kind="stable"))
         indices, udf, nearest, evaluations = [], [], [], 0
-        for begin in range(0, len(self.cells), GRID_BATCH_CELLS):
-            cells = self.cells[begin:begin + GRID_BATCH_CELLS]
-            starts = self.starts[begin:begin + GRID_BATCH_CELLS + 1]
-            squared, face, counted = _grid_cells(self.vertices, self.faces, cells, starts, self.tris, n_cells, block,
+        batch = max(GRID_BATCH_POINTS // block**3, 1)
+        for begin in range(0, len(cell_codes), batch):
+            cells = cell_codes[begin:begin + batch]
+            starts = cell_starts[begin:begin + batch + 1]
+            squared, face, counted = _grid_cells(self.vertices, self.faces, cells, starts, tris, n_cells, block,
                                                  self.resolution, self.spacing, self.reach)
             evaluations += int(counted.sum())
-            batch_indices, batch_udf, batch_faces = _compact_band(squared, face, cells, n_cells, band2)
+            batch_indices, batch_udf, batch_faces = _compact_band(squared, face, cells, n_cells, band2, local)
             indices.append(batch_indices)
             udf.append(batch_udf)
             if with_faces:
@@ -523,6 +540,16 @@ class GridBand(NearSurface):
         if with_faces:
             return indices, udf, stats, (np.concatenate(nearest) if nearest else np.zeros(0, np.int64))
         return indices, udf, stats
+
+
+def _reorder_cells(cells: np.ndarray, starts: np.ndarray, tris: np.ndarray, order: np.ndarray):
+    """Cell lists ``(cells (c,), starts (c + 1,), tris)`` with the cells taken in ``order``; each cell's triangles
+    keep their order (so ties between equally close faces resolve as before)."""
+    lengths = np.diff(starts)[order]
+    new_starts = np.zeros(len(cells) + 1, np.int64)
+    np.cumsum(lengths, out=new_starts[1:])
+    shift = np.repeat(starts[:-1][order] - new_starts[:-1], lengths)
+    return cells[order], new_starts, tris[np.arange(new_starts[-1]) + shift]
 
 
 class ExactDistance(DistanceQueries):
