@@ -10,7 +10,8 @@ and its sign from the **angle-weighted pseudo-normal** of its closest feature
 manifold: **inside negative**. Values are in voxels.
 
 Coordinates are ordered by their Morton (Z-order) code, so spatially close
-voxels are close in the file. :func:`occupancy_grid` gives the coarse
+voxels are close in the file; the band search visits its cells and their
+points along the Z-curve, so they come out in that order without a sort. :func:`occupancy_grid` gives the coarse
 structure (which ``coarse``-grid cells hold an active voxel), the input of the
 structure stage of TRELLIS / Direct3D-S2-style models.
 """

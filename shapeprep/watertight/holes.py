@@ -552,6 +552,9 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
             refilled = _seal(caps, cap_region, region_ok, shell_padded, resolution)
             break
         zone_nodes = _grow(edges[both_exterior], zone_nodes)
+        # The next round traces its caps afresh: let go of this round's (they hold the zone's arrays before it
+        # grows, and the second flood graph) so that they are not held beside the grown zone's.
+        caps = refilled = second = second_exterior = cap_region = None
 
     if caps is None or len(caps.rows) == 0:
         stats["fill"] = "open"
