@@ -152,7 +152,7 @@ def test_sparse_marching_cubes_equals_dense_marching_cubes():
     spacing = grid_spacing(resolution)
     exterior = exterior_nodes(graph)
     vertices, faces, _ = surface_from_exterior(
-        GraphExterior(graph, exterior), padded(indices), udf, eps, spacing, graph.wall_blocks, graph.n_blocks
+        GraphExterior(graph, exterior), [padded(indices), udf], eps, spacing, graph.wall_blocks, graph.n_blocks
     )
     # The same field, dense: the seed recipe.
     shell = np.zeros((resolution,) * 3, dtype=bool)

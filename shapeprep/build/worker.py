@@ -70,6 +70,30 @@ def stage_limits(config: dict, stage: str, mem_mb: float | None) -> Limits | Non
     return Limits(seconds=seconds, memory_mb=memory, job_deaths=section["job_deaths"])
 
 
+#: Allocations of at least this many bytes get their own memory map (see :func:`return_freed_memory`).
+MMAP_THRESHOLD_BYTES = 1 << 20
+
+
+def return_freed_memory(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Make freed large arrays go back to the system at once (glibc's ``M_MMAP_THRESHOLD``); False elsewhere.
+
+    glibc raises its mmap threshold to the largest block freed (up to 32 MB) and keeps freed heap memory
+    resident: a band of batches freed at 1024 stayed resident as a gigabyte beside its concatenation, and a
+    long-lived worker carried one object's peak into the next. A fixed threshold of 1 MB maps every large
+    array on its own and unmaps it when freed (measured: a shape sorter at 1024, peak 2.37 -> 2.10 GB; no
+    change in seconds on two other objects).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        return bool(libc.mallopt(-3, int(threshold)))  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (macOS, musl): their allocators return memory their own way
+        return False
+
+
 def reset_peak_rss() -> bool:
     """Reset the process's peak resident memory (Linux ``clear_refs``); False where that is not possible."""
     try:
@@ -151,6 +175,7 @@ def _serve(connection, process) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the job handles interrupts; the worker just stops with it
+    return_freed_memory()
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     fault = json.loads(os.environ.get(FAULT_VARIABLE) or "null")
     module = getattr(getattr(process, "func", process), "__module__", "")

@@ -68,28 +68,8 @@ def block_origins(block_ids: np.ndarray, n_blocks: int, block: int = BLOCK) -> n
     return np.stack(np.unravel_index(block_ids, (n_blocks,) * 3), axis=1).astype(np.int64) * block
 
 
-def occupied_slots(ids: np.ndarray, n_ids: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(ids, return_inverse=True)`` for ids below ``n_ids``, in linear time.
-
-    A table of ``n_ids`` entries (the blocks of the grid: 2.2M at 1024) replaces
-    the sort of millions of voxel ids.
-
-    Returns
-    -------
-    unique_ids : (k,) int64 sorted
-    slot : (n,) int64
-        ``unique_ids[slot] == ids``.
-    """
-    present = np.zeros(n_ids, dtype=bool)
-    present[ids] = True
-    unique_ids = np.flatnonzero(present)
-    rank = np.zeros(n_ids, dtype=np.int64)
-    rank[unique_ids] = np.arange(len(unique_ids))
-    return unique_ids, rank[ids]
-
-
 def scatter_into_blocks(
-    padded_indices: np.ndarray, values: np.ndarray, n_blocks: int, fill, block: int = BLOCK
+    padded_indices: np.ndarray, values: np.ndarray, n_blocks: int, fill, block: int = BLOCK, spare: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group voxel values into dense per-block arrays.
 
@@ -100,29 +80,47 @@ def scatter_into_blocks(
     n_blocks : int
     fill : scalar
         Value of voxels not listed.
+    spare : int
+        Extra blocks after the occupied ones, all ``fill`` (room for constant blocks without a copy).
 
     Returns
     -------
     block_ids : (k,) int64
         Sorted linear ids of the blocks that hold at least one voxel.
-    arrays : (k, block, block, block)
+    arrays : (k + spare, block, block, block)
         ``arrays[j][local]`` is the value of the voxel at ``origin(block_ids[j]) + local``.
     """
-    ids = linear_block_ids(padded_indices, n_blocks, block)
-    block_ids, slot = occupied_slots(ids, n_blocks**3)
+    # Block ids are computed on the fly against a table of the grid's blocks (2.2M at 1024), not stored per
+    # voxel: two int64 arrays per band voxel were a gigabyte of transient memory at 1024.
+    padded_indices = np.ascontiguousarray(padded_indices, dtype=np.int64)
+    present = _blocks_present(padded_indices, n_blocks, block)
+    block_ids = np.flatnonzero(present)
+    rank = np.zeros(n_blocks**3, dtype=np.int64)
+    rank[block_ids] = np.arange(len(block_ids))
     values = np.asarray(values)
-    arrays = np.full((len(block_ids), block, block, block), fill, dtype=values.dtype)
+    arrays = np.full((len(block_ids) + spare, block, block, block), fill, dtype=values.dtype)
     if len(values):
-        _scatter(np.ascontiguousarray(padded_indices, dtype=np.int64), values, slot, arrays)
+        _scatter(padded_indices, values, rank, n_blocks, arrays)
     return block_ids, arrays
 
 
 @njit(cache=True)
-def _scatter(padded_indices, values, slot, arrays):
+def _blocks_present(padded_indices, n_blocks, block):
+    present = np.zeros(n_blocks**3, np.bool_)
+    for i in range(padded_indices.shape[0]):
+        present[(padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks
+                + padded_indices[i, 2] // block] = True
+    return present
+
+
+@njit(cache=True)
+def _scatter(padded_indices, values, rank, n_blocks, arrays):
     # In order, one voxel after the other: a voxel listed twice keeps its last value, as numpy's assignment does.
     block = arrays.shape[1]
     for i in range(padded_indices.shape[0]):
-        arrays[slot[i], padded_indices[i, 0] % block, padded_indices[i, 1] % block, padded_indices[i, 2] % block] = values[i]
+        x, y, z = padded_indices[i, 0], padded_indices[i, 1], padded_indices[i, 2]
+        slot = rank[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        arrays[slot, x % block, y % block, z % block] = values[i]
 
 
 @dataclass

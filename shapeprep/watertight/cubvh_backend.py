@@ -336,7 +336,8 @@ def watertight_mesh_torch(
 
     start = time.perf_counter()
     indices, udf, queries = narrow_band_torch(distance, options.resolution, band_width(options.resolution, eps), device)
-    indices, udf = indices.cpu().numpy(), udf.cpu().numpy()
+    band = [indices.cpu().numpy(), udf.cpu().numpy(), queries]  # handed over to watertight_from_band
+    del indices, udf
     timings = {"seconds_distance": time.perf_counter() - start}
 
     if floodfill is None:
@@ -344,6 +345,6 @@ def watertight_mesh_torch(
     dense = dense_floodfill_lookup(options.resolution, device, **(dense_options or {})) if floodfill == "dense" else None
     # Winding numbers, closest points for offset reduction: exact, on the CPU.
     source = IglDistance(vertices, faces)
-    result = watertight_from_band(indices, udf, queries, source, options, timings, dense_exterior=dense)
+    result = watertight_from_band(band, source, options, timings, dense_exterior=dense)
     result.stats["backend"] = distance.name
     return result

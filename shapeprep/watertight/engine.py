@@ -107,7 +107,7 @@ def crossing_blocks(seed_blocks: np.ndarray, n_blocks: int) -> np.ndarray:
 def _signed_field(band_udf, exterior, eps, floor, far, store):
     """``store[:len(band_udf)]`` = the inside-negative field: ``|udf - eps|`` (at least ``floor``) in the
     band, ``far`` off it; shell voxels (``udf < eps``) are negative whatever the flood fill says, the
-    rest take its sign."""
+    rest take its sign. ``store`` may be ``band_udf`` itself (each value is read before it is written)."""
     for b in prange(band_udf.shape[0]):
         for i in range(band_udf.shape[1]):
             for j in range(band_udf.shape[2]):
@@ -118,7 +118,7 @@ def _signed_field(band_udf, exterior, eps, floor, far, store):
 
 
 def surface_from_exterior(
-    lookup, band_padded: np.ndarray, udf: np.ndarray, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int,
+    lookup, band: list, eps: float, far: float, seed_blocks: np.ndarray, n_blocks: int,
     field_voxels: np.ndarray | None = None, field_values: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Marching cubes of the inside-negative field defined by exterior flags.
@@ -126,9 +126,11 @@ def surface_from_exterior(
     Parameters
     ----------
     lookup : object with ``block_flags()`` and ``voxels_in_blocks(ids)``
-    band_padded : (n, 3) int64
-        Padded indices of the band voxels.
-    udf : (n,) float64
+    band : list ``[band_padded, udf]``, handed over: emptied here, so that the band is freed once it is
+        scattered into blocks, before marching cubes allocates its output (a gigabyte each at 1024)
+        band_padded : (n, 3) int64
+            Padded indices of the band voxels.
+        udf : (n,) float64
     eps : float
     far : float
         Magnitude of the field off the band (``>= band - eps``).
@@ -149,17 +151,21 @@ def surface_from_exterior(
         Wound outward.
     stats : dict
     """
+    band_padded, udf = band
+    band.clear()
     block = BLOCK
     given = field_voxels is not None and len(field_voxels) > 0
     if given:  # their blocks join the stored ones; off the band they start at +-far like any voxel
         band_padded = np.concatenate([band_padded, field_voxels])
         udf = np.concatenate([udf, np.full(len(field_voxels), np.inf)])
-    band_blocks, band_udf = scatter_into_blocks(band_padded, udf.astype(np.float32), n_blocks, np.inf, block)
-    store = np.empty((len(band_blocks) + 2, block, block, block), dtype=np.float32)
-    _signed_field(band_udf, lookup.voxels_in_blocks(band_blocks), np.float32(eps), np.float32(1e-3 * far),
-                  np.float32(far), store)
+    # The field overwrites the scattered distances in place (a second block store is hundreds of MB at 1024),
+    # and two spare blocks hold the constant exterior and interior fields.
+    band_blocks, store = scatter_into_blocks(band_padded, udf.astype(np.float32), n_blocks, np.inf, block, spare=2)
+    band_padded = udf = None
+    stored = store[:len(band_blocks)]
+    _signed_field(stored, lookup.voxels_in_blocks(band_blocks), np.float32(eps), np.float32(1e-3 * far),
+                  np.float32(far), stored)
     store[-2], store[-1] = far, -far
-    del band_udf
     if given:
         slot = np.searchsorted(band_blocks, linear_block_ids(field_voxels, n_blocks, block))
         local = field_voxels % block
@@ -172,7 +178,10 @@ def surface_from_exterior(
     slot_grid[:n_blocks, :n_blocks, :n_blocks] = slots.reshape((n_blocks,) * 3)
     vertices, faces, meshed = sparse_marching_cubes(crossing_blocks(seed_blocks, n_blocks), slot_grid, store, block)
     stats = {"band_blocks": int(len(band_blocks)), "meshed_blocks": int(meshed), "sparse_field_bytes": int(store.nbytes)}
-    return vertices, np.ascontiguousarray(faces[:, ::-1]), stats
+    first = faces[:, 0].copy()  # reverse each face in place: a flipped copy of every face is hundreds of MB
+    faces[:, 0] = faces[:, 2]
+    faces[:, 2] = first
+    return vertices, faces, stats
 
 
 def solidity(interior_voxels: int, shell_voxels: int) -> tuple[float, bool]:
@@ -192,15 +201,13 @@ def watertight_from_distance(distance, options: WatertightOptions) -> Watertight
     ``closest_points``, ``winding_number``, ``vertices``)."""
     start = time.perf_counter()
     eps = options.eps_voxels * grid_spacing(options.resolution)
-    indices, udf, queries = band_distances(distance, options.resolution, eps)
+    band = list(band_distances(distance, options.resolution, eps))  # handed over: no reference kept here
     timings = {"seconds_distance": time.perf_counter() - start, **getattr(distance, "band_stats", {})}
-    return watertight_from_band(indices, udf, queries, distance, options, timings)
+    return watertight_from_band(band, distance, options, timings)
 
 
 def watertight_from_band(
-    indices: np.ndarray,
-    udf: np.ndarray,
-    queries: int,
+    band: list,
     source,
     options: WatertightOptions,
     timings: dict,
@@ -210,12 +217,14 @@ def watertight_from_band(
 
     Parameters
     ----------
-    indices : (n, 3) int64
-        Grid indices of every voxel with ``udf < eps + h`` (more is fine); shifted to padded indices in place
-        when they are an int64 array (the caller hands them over).
-    udf : (n,) float64
-    queries : int
-        Distance queries spent (for the record).
+    band : list ``[indices, udf, queries]``, handed over: emptied here, so that the band's arrays (the
+        largest of a job at 1024) are freed before the finish instead of living on in the caller
+        indices : (n, 3) int64
+            Grid indices of every voxel with ``udf < eps + h`` (more is fine); shifted to padded indices in
+            place when they are an int64 array.
+        udf : (n,) float64
+        queries : int
+            Distance queries spent (for the record).
     source : distance backend on the normalised source (``closest_points``,
         ``winding_number``, ``vertices``).
     options : WatertightOptions
@@ -227,6 +236,8 @@ def watertight_from_band(
         :class:`DenseFloodFillUnavailable` the block graph floods instead
         (``stats["floodfill_fallback"]`` says why).
     """
+    indices, udf, queries = band
+    band.clear()
     resolution = options.resolution
     spacing = grid_spacing(resolution)
     eps = options.eps_voxels * spacing
@@ -290,9 +301,14 @@ def watertight_from_band(
     fraction, solid = solidity(interior_voxels, shell_voxels)
 
     start = time.perf_counter()
-    grid_vertices, faces, mc_stats = surface_from_exterior(lookup, band_padded, udf, eps, spacing, seed_blocks, n_blocks,
+    band_voxels = len(udf)
+    band = [band_padded, udf]  # handed over: freed once scattered into blocks
+    band_padded = udf = shell_padded = None
+    grid_vertices, faces, mc_stats = surface_from_exterior(lookup, band, eps, spacing, seed_blocks, n_blocks,
                                                            field_voxels, field_values)
-    vertices = index_to_point(grid_vertices - 1.0, resolution)
+    grid_vertices -= 1.0  # unpadded, in place
+    vertices = index_to_point(grid_vertices, resolution)
+    grid_vertices = None
     timings["seconds_marching_cubes"] = time.perf_counter() - start
 
     stats = {
@@ -300,7 +316,7 @@ def watertight_from_band(
         "eps": eps,
         "distance_queries": int(queries),
         "query_fraction": queries / resolution**3,
-        "band_voxels": int(len(udf)),
+        "band_voxels": int(band_voxels),
         "shell_voxels": shell_voxels,
         "interior_voxels": interior_voxels,
         "reclaimed_voxels": reclaimed_voxels,
@@ -310,5 +326,8 @@ def watertight_from_band(
         **mc_stats,
         **timings,
     }
+    # The flood graphs and the caps are done with: free them before the finish (its offset projection and
+    # checks need memory of their own).
+    lookup = graph = exterior = holes = field_voxels = field_values = None
     vertices, faces = finish_surface(vertices, faces, source, options, stats)
     return WatertightResult(vertices, faces, stats)
