@@ -61,9 +61,6 @@ def child(path: str, resolution: int) -> dict:
     from shapeprep.volumes.store import decode_sdf, encode_sdf, write_sparse_shard
     from shapeprep.watertight import watertight_mesh
 
-    from shapeprep.build.worker import return_freed_memory
-
-    return_freed_memory()  # as a build's worker does
     set_threads(2)
     source = normalize_mesh(*load_mesh(path))
     warm_up_kernels()

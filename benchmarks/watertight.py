@@ -76,9 +76,6 @@ def measure_engines(path: Path, resolution: int, threads: int = 2, peer_timeout:
     from shapeprep.watertight import WatertightOptions, watertight_mesh
     from shapeprep.watertight.engine import watertight_from_distance
 
-    from shapeprep.build.worker import return_freed_memory
-
-    return_freed_memory()  # as a build's worker does
     set_threads(threads)
     source = normalize_mesh(*load_mesh(path))
     warm_up_kernels()

@@ -218,7 +218,7 @@ def watertight_from_band(
     Parameters
     ----------
     band : list ``[indices, udf, queries]``, handed over: emptied here, so that the band's arrays (the
-        largest of a job at 1024) are freed before the finish instead of living on in the caller
+        largest of a job at 1024) are freed once marching cubes has its field instead of living on in the caller
         indices : (n, 3) int64
             Grid indices of every voxel with ``udf < eps + h`` (more is fine); shifted to padded indices in
             place when they are an int64 array.
