@@ -37,6 +37,8 @@ def warm_up_kernels() -> None:
     """Load every compiled kernel from numba's cache before timing (a build's job loads them once per shard, not
     once per object): the watertight benchmark's warm-up (an open box through the engine), then the sparse step
     on a closed box, and crossing numbers (the uncertain signs) at two points."""
+    import trimesh
+
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from watertight import warm_up_kernels as warm_up_watertight
 
@@ -44,10 +46,8 @@ def warm_up_kernels() -> None:
     from shapeprep.watertight import watertight_mesh
 
     warm_up_watertight()
-    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
-    quads = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
-    closed = watertight_mesh(corners, np.array([[q[0], q[1], q[2]] for q in quads] + [[q[0], q[2], q[3]] for q in quads]),
-                             32)
+    box = trimesh.creation.box()
+    closed = watertight_mesh(box.vertices * 0.8, box.faces, 32)
     sparse_sdf(closed.vertices, closed.faces, 32, 2.0)
     crossing_numbers(closed.vertices, closed.faces, np.zeros((2, 3)), 0)
 

@@ -11,9 +11,10 @@ manifold: **inside negative**. Values are in voxels.
 
 Coordinates are ordered by their Morton (Z-order) code, so spatially close
 voxels are close in the file; the band search visits its cells and their
-points along the Z-curve, so they come out in that order without a sort. :func:`occupancy_grid` gives the coarse
-structure (which ``coarse``-grid cells hold an active voxel), the input of the
-structure stage of TRELLIS / Direct3D-S2-style models.
+points along the Z-curve, so they come out in that order without a sort.
+:func:`occupancy_grid` gives the coarse structure (which ``coarse``-grid cells
+hold an active voxel), the input of the structure stage of TRELLIS /
+Direct3D-S2-style models.
 """
 
 from __future__ import annotations
@@ -303,7 +304,8 @@ def crossing_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
     by_u = np.argsort(points[:, (axis + 1) % 3], kind="stable")
     counts = np.empty(len(points))
     counts[by_u] = _crossing_numbers(np.ascontiguousarray(vertices, dtype=np.float64),
-                                     np.ascontiguousarray(faces, dtype=np.int64), np.ascontiguousarray(points[by_u]), axis)
+                                     np.ascontiguousarray(faces, dtype=np.int64),
+                                     np.ascontiguousarray(points[by_u]), axis)
     return counts
 
 
@@ -345,7 +347,7 @@ def _crossing_numbers(vertices, faces, points, axis):
             for row in range(np.searchsorted(across, u_low, side="left"),
                              np.searchsorted(across, u_high, side="right")):
                 pu, pv, pa = points[row, u_axis], points[row, v_axis], points[row, axis]
-                if pu < u_low or pu > u_high or pv < v_low or pv > v_high or a_high <= pa:
+                if pv < v_low or pv > v_high or a_high <= pa:  # u lies within the face's extent already
                     continue
                 au, bu, cu = vertices[a, u_axis] - pu, vertices[b, u_axis] - pu, vertices[c, u_axis] - pu
                 av, bv, cv = vertices[a, v_axis] - pv, vertices[b, v_axis] - pv, vertices[c, v_axis] - pv

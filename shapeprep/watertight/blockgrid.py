@@ -53,13 +53,19 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
     return _linear_block_ids(np.ascontiguousarray(padded_indices, dtype=np.int64), n_blocks, block)
 
 
+@njit(cache=True, inline="always")
+def _block_id(padded_indices, i, n_blocks, block):
+    """Linear id of the block holding padded voxel ``i`` (see :func:`linear_block_ids`)."""
+    return (padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks \
+        + padded_indices[i, 2] // block
+
+
 @njit(cache=True)
 def _linear_block_ids(padded_indices, n_blocks, block):
     # Serial: memory-bound, and called often on small arrays (a thread pool's start costs more there).
     out = np.empty(padded_indices.shape[0], np.int64)
     for i in range(padded_indices.shape[0]):
-        out[i] = (padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks \
-            + padded_indices[i, 2] // block
+        out[i] = _block_id(padded_indices, i, n_blocks, block)
     return out
 
 
@@ -108,8 +114,7 @@ def scatter_into_blocks(
 def _blocks_present(padded_indices, n_blocks, block):
     present = np.zeros(n_blocks**3, np.bool_)
     for i in range(padded_indices.shape[0]):
-        present[(padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks
-                + padded_indices[i, 2] // block] = True
+        present[_block_id(padded_indices, i, n_blocks, block)] = True
     return present
 
 
@@ -118,9 +123,8 @@ def _scatter(padded_indices, values, rank, n_blocks, arrays):
     # In order, one voxel after the other: a voxel listed twice keeps its last value, as numpy's assignment does.
     block = arrays.shape[1]
     for i in range(padded_indices.shape[0]):
-        x, y, z = padded_indices[i, 0], padded_indices[i, 1], padded_indices[i, 2]
-        slot = rank[(x // block * n_blocks + y // block) * n_blocks + z // block]
-        arrays[slot, x % block, y % block, z % block] = values[i]
+        x, y, z = padded_indices[i, 0] % block, padded_indices[i, 1] % block, padded_indices[i, 2] % block
+        arrays[rank[_block_id(padded_indices, i, n_blocks, block)], x, y, z] = values[i]
 
 
 @dataclass
