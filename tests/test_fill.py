@@ -160,14 +160,18 @@ def test_leaving_wide_regions_open_early_changes_no_decision(name, monkeypatch):
     assert 0 < early.stats["fill_open_early_width_bound"] <= max(w.max() for w in widths)
 
 
-def test_voxel_set_finds_the_first_row_of_each_voxel_across_growth():
-    from shapeprep.geometry.grid import VoxelSet
+@pytest.mark.parametrize("blocked", [False, True], ids=["hash table", "blocks"])
+def test_voxel_set_finds_the_first_row_of_each_voxel_across_growth(blocked):
+    from shapeprep.geometry.grid import BlockedVoxelSet, VoxelSet
+
+    def voxel_set(voxels, side):
+        return BlockedVoxelSet(voxels, side, 8) if blocked else VoxelSet(voxels, side)
 
     rng = np.random.default_rng(7)
     voxels = rng.integers(0, 40, (30000, 3))  # 64000 cells: many voxels listed twice
-    grown = VoxelSet(voxels[:5], 40)
-    for start in range(5, len(voxels), 7000):  # several rehashes into larger tables
-        grown.add(voxels[start:start + 7000])
+    grown = voxel_set(voxels[:5], 40)
+    for start in range(5, len(voxels), 7000):  # several rehashes into larger tables, new blocks
+        grown.add(voxels[start:start + 7000].astype(np.int32 if start % 2 else np.int64))
     keys = (voxels[:, 0] * 40 + voxels[:, 1]) * 40 + voxels[:, 2]
     unique, first = np.unique(keys, return_index=True)
     queries = rng.integers(0, 40, (20000, 3))
@@ -176,8 +180,19 @@ def test_voxel_set_finds_the_first_row_of_each_voxel_across_growth():
     expected = np.where(unique[where] == query_keys, first[where], -1)
     assert (expected == -1).any() and (expected >= 0).any()
     assert np.array_equal(grown.find(queries), expected)
-    assert np.array_equal(VoxelSet(voxels, 40).find(queries), expected)
-    assert np.array_equal(VoxelSet(np.zeros((0, 3), np.int64), 40).find(queries[:3]), [-1, -1, -1])
+    assert np.array_equal(grown.find(queries.astype(np.int32)), expected)
+    assert np.array_equal(voxel_set(voxels, 40).find(queries), expected)
+    assert np.array_equal(voxel_set(np.zeros((0, 3), np.int64), 40).find(queries[:3]), [-1, -1, -1])
+    if blocked:  # outside the grid: never a member (the hash table may alias there)
+        assert np.array_equal(grown.find([[-1, 0, 0], [40, 3, 3], [3, 3, 40]]), [-1, -1, -1])
+        with pytest.raises(ValueError, match="outside"):
+            grown.add([[0, 0, 40]])
+    else:  # the membership test turned around: which of a set's rows a stream of voxels holds
+        distinct = np.unique(queries, axis=0)
+        found = VoxelSet(distinct, 40).found_among(voxels, chunk=4096)
+        distinct_keys = (distinct[:, 0] * 40 + distinct[:, 1]) * 40 + distinct[:, 2]
+        assert found.any() and (~found).any()
+        assert np.array_equal(found, np.isin(distinct_keys, keys))
 
 
 @pytest.mark.parametrize("coarse_errors", [False, True], ids=["coarse pass as is", "coarse pass off by 0.97"])

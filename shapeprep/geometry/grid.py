@@ -45,11 +45,12 @@ def _hash_insert(table, bits, keys, rows):
     shift = np.uint64(64 - bits)
     mask = (np.int64(1) << bits) - 1
     for i in range(len(keys)):
-        slot = _slot(keys[i], shift)
-        while table[slot, 0] != -1 and table[slot, 0] != keys[i]:
+        key = keys[i]
+        slot = _slot(key, shift)
+        while table[slot, 0] != -1 and table[slot, 0] != key:
             slot = (slot + 1) & mask
         if table[slot, 0] == -1:
-            table[slot, 0] = keys[i]
+            table[slot, 0] = key
             table[slot, 1] = rows[i]
 
 
@@ -59,7 +60,7 @@ def _hash_find(table, bits, voxels, side):
     mask = (np.int64(1) << bits) - 1
     out = np.full(len(voxels), -1, dtype=np.int64)
     for i in range(len(voxels)):
-        key = (voxels[i, 0] * side + voxels[i, 1]) * side + voxels[i, 2]
+        key = (np.int64(voxels[i, 0]) * side + voxels[i, 1]) * side + voxels[i, 2]
         slot = _slot(key, shift)
         while table[slot, 0] != -1:
             if table[slot, 0] == key:
@@ -69,43 +70,165 @@ def _hash_find(table, bits, voxels, side):
     return out
 
 
+@njit(cache=True)
+def _hash_mark(table, bits, voxels, side, found):
+    """``found[row] = True`` for the row of every voxel of ``voxels`` in the table (in place)."""
+    shift = np.uint64(64 - bits)
+    mask = (np.int64(1) << bits) - 1
+    for i in range(len(voxels)):
+        key = (np.int64(voxels[i, 0]) * side + voxels[i, 1]) * side + voxels[i, 2]
+        slot = _slot(key, shift)
+        while table[slot, 0] != -1:
+            if table[slot, 0] == key:
+                found[table[slot, 1]] = True
+                break
+            slot = (slot + 1) & mask
+
+
 class VoxelSet:
     """Membership and row lookups for a set of integer voxel indices ``(n, 3)`` below ``side`` per axis.
 
     A hash table (open addressing, at most half full): a lookup costs the same whatever the set's size,
     where a binary search over millions of sorted keys pays a cache miss per step. A voxel listed twice
-    maps to its first row.
+    maps to its first row. Keys and rows are int32 while ``side**3`` fits (``side`` up to 1290, a grid of
+    1024 with its padding): a slot costs 8 bytes instead of 16, and a table of tens of millions of voxels
+    is hundreds of MB.
     """
 
     def __init__(self, voxels: np.ndarray, side: int):
         self.side = side
         self.size = 0
         self.bits = 4
-        self.table = np.full((1 << self.bits, 2), -1, dtype=np.int64)
+        self.dtype = np.int32 if side**3 <= np.iinfo(np.int32).max else np.int64
+        self.table = np.full((1 << self.bits, 2), -1, dtype=self.dtype)
         self.add(voxels)
 
     def add(self, voxels: np.ndarray) -> None:
         """Append voxels ``(k, 3)`` as rows ``size .. size + k - 1`` (a voxel already in the set keeps its row)."""
         keys = self.keys(np.asarray(voxels).reshape(-1, 3))
+        if self.size + len(keys) > np.iinfo(self.dtype).max:
+            self.dtype = np.int64  # rows past int32 (never at 1024: a grid point is one row at most)
+            self.table = self.table.astype(np.int64)
         if 2 * (self.size + len(keys)) > len(self.table):  # keep the table at most half full
             self.bits = max(4, int(2 * (self.size + len(keys)) - 1).bit_length())
             old = self.table[self.table[:, 0] >= 0]  # distinct keys: their order does not matter
-            self.table = np.full((1 << self.bits, 2), -1, dtype=np.int64)
+            self.table = None  # let go of the old table before the new one is allocated
+            self.table = np.full((1 << self.bits, 2), -1, dtype=self.dtype)
             _hash_insert(self.table, self.bits, old[:, 0], old[:, 1])
-        _hash_insert(self.table, self.bits, keys, np.arange(self.size, self.size + len(keys)))
+            old = None
+        _hash_insert(self.table, self.bits, keys, np.arange(self.size, self.size + len(keys), dtype=self.dtype))
         self.size += len(keys)
 
     def keys(self, voxels: np.ndarray) -> np.ndarray:
-        """Linear key of each voxel: ``(k, 3) -> (k,)`` int64."""
-        voxels = np.asarray(voxels, dtype=np.int64)
-        return (voxels[:, 0] * self.side + voxels[:, 1]) * self.side + voxels[:, 2]
+        """Linear key of each voxel: ``(k, 3) -> (k,)`` in the table's dtype."""
+        voxels = np.asarray(voxels)  # column by column: an int64 copy of millions of int32 voxels is not needed
+        keys = (voxels[:, 0].astype(np.int64) * self.side + voxels[:, 1]) * self.side + voxels[:, 2]
+        return keys.astype(self.dtype, copy=False)
 
     def find(self, voxels: np.ndarray) -> np.ndarray:
         """Row of each voxel in the set, or -1 (voxels outside ``[0, side)`` may alias: keep them in range)."""
-        voxels = np.ascontiguousarray(voxels, dtype=np.int64).reshape(-1, 3)
+        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
+        if voxels.dtype not in (np.int32, np.int64):
+            voxels = voxels.astype(np.int64)
         if self.size == 0:
             return np.full(len(voxels), -1, dtype=np.int64)
         return _hash_find(self.table, self.bits, voxels, np.int64(self.side))
+
+    def found_among(self, voxels: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+        """Which rows of the set appear in ``voxels (k, 3)``: ``(size,)`` bool.
+
+        The membership test turned around: hash the small set, stream the large one through it in chunks,
+        so that a band of tens of millions of voxels is never hashed (a table of 1 GB at 1024).
+        """
+        found = np.zeros(self.size, dtype=bool)
+        if self.size:
+            for start in range(0, len(voxels), chunk):
+                piece = np.ascontiguousarray(voxels[start:start + chunk])
+                if piece.dtype not in (np.int32, np.int64):
+                    piece = piece.astype(np.int64)
+                _hash_mark(self.table, self.bits, piece, np.int64(self.side), found)
+        return found
+
+
+@njit(cache=True)
+def _blocked_insert(block_slot, rows_table, voxels, rows, block, n_blocks):
+    for i in range(len(voxels)):
+        x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
+        slot = block_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        if rows_table[slot, x % block, y % block, z % block] == -1:  # a voxel already present keeps its row
+            rows_table[slot, x % block, y % block, z % block] = rows[i]
+
+
+@njit(cache=True)
+def _touch_blocks(voxels, block, n_blocks, touched):
+    for i in range(len(voxels)):
+        touched[(voxels[i, 0] // block * n_blocks + voxels[i, 1] // block) * n_blocks + voxels[i, 2] // block] = True
+
+
+@njit(cache=True)
+def _blocked_find(block_slot, rows_table, voxels, block, n_blocks):
+    side = block * n_blocks
+    out = np.full(len(voxels), -1, dtype=np.int64)
+    for i in range(len(voxels)):
+        x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
+        if x < 0 or y < 0 or z < 0 or x >= side or y >= side or z >= side:
+            continue
+        slot = block_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        if slot >= 0:
+            out[i] = rows_table[slot, x % block, y % block, z % block]
+    return out
+
+
+class BlockedVoxelSet:
+    """:class:`VoxelSet`'s lookups for sets made of whole blocks of voxels (a fill zone: free blocks of the
+    flood graph, and parts of wall blocks).
+
+    Two levels instead of a hash: a slot per ``block``³ block of the grid (int32, ``side³ / block³``), and per
+    block touched a dense ``block``³ table of rows (int32). A set that fills its blocks costs 4 bytes per
+    voxel (a hash table at most half full: 16-32) and a lookup two reads without probing; a sparse set (a
+    shell, caps) costs a whole block per voxel and belongs in :class:`VoxelSet`. Voxels outside
+    ``[0, side)`` are never members.
+    """
+
+    def __init__(self, voxels: np.ndarray, side: int, block: int):
+        if side % block:
+            raise ValueError(f"side {side} is not a multiple of the block {block}")
+        self.side, self.block, self.n_blocks, self.size = side, block, side // block, 0
+        self.block_slot = np.full(self.n_blocks**3, -1, dtype=np.int32)
+        self.rows = np.full((0, block, block, block), -1, dtype=np.int32)
+        self.add(voxels)
+
+    def add(self, voxels: np.ndarray) -> None:
+        """Append voxels ``(k, 3)`` in ``[0, side)`` as rows ``size .. size + k - 1`` (a voxel already in the
+        set keeps its row)."""
+        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
+        if voxels.dtype not in (np.int32, np.int64):
+            voxels = voxels.astype(np.int64)
+        if len(voxels) and (voxels.min() < 0 or voxels.max() >= self.side):
+            raise ValueError(f"voxels outside [0, {self.side})")
+        if self.size + len(voxels) > np.iinfo(np.int32).max:
+            raise ValueError("more than 2**31 rows")
+        touched = np.zeros(len(self.block_slot), dtype=bool)
+        _touch_blocks(voxels, self.block, self.n_blocks, touched)
+        fresh = np.flatnonzero(touched & (self.block_slot < 0))
+        if len(fresh):
+            start = len(self.rows)
+            self.block_slot[fresh] = np.arange(start, start + len(fresh), dtype=np.int32)
+            try:  # in place where nothing else holds it (no copy of the old blocks beside the new table)
+                self.rows.resize((start + len(fresh),) + self.rows.shape[1:], refcheck=True)
+                self.rows[start:] = -1
+            except ValueError:
+                self.rows = np.concatenate([self.rows, np.full((len(fresh),) + self.rows.shape[1:], -1, np.int32)])
+        _blocked_insert(self.block_slot, self.rows, voxels,
+                        np.arange(self.size, self.size + len(voxels), dtype=np.int32), self.block, self.n_blocks)
+        self.size += len(voxels)
+
+    def find(self, voxels: np.ndarray) -> np.ndarray:
+        """Row of each voxel in the set, or -1: ``(k, 3) -> (k,)`` int64."""
+        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
+        if voxels.dtype not in (np.int32, np.int64):
+            voxels = voxels.astype(np.int64)
+        return _blocked_find(self.block_slot, self.rows, voxels, self.block, self.n_blocks)
 
 
 @njit(cache=True)

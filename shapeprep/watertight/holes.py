@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..geometry.grid import VoxelSet, grid_spacing, index_to_point, voxel_components
+from ..geometry.grid import BlockedVoxelSet, VoxelSet, grid_spacing, index_to_point, voxel_components
 from ..geometry.topology import HalfEdges
 from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
 
@@ -108,9 +108,9 @@ def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    padded : (k, 3) int64
-        Padded voxel indices.
-    owner : (k,) int64
+    padded : (k, 3) int32
+        Padded voxel indices (int32: a fill zone holds tens of millions at 1024).
+    owner : (k,) int32
         The node each voxel belongs to.
     """
     nodes = np.unique(np.asarray(nodes, dtype=np.int64))
@@ -119,15 +119,16 @@ def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pieces, owners = [], []
     if len(wall):
         slot, x, y, z = np.nonzero(np.isin(graph.wall_labels, wall))
-        pieces.append(block_origins(graph.wall_blocks[slot], graph.n_blocks, graph.block) + np.stack([x, y, z], axis=1))
-        owners.append(graph.wall_labels[slot, x, y, z].astype(np.int64))
+        origins = block_origins(graph.wall_blocks[slot], graph.n_blocks, graph.block).astype(np.int32)
+        pieces.append(origins + np.stack([x, y, z], axis=1).astype(np.int32))
+        owners.append(graph.wall_labels[slot, x, y, z].astype(np.int32))
     if len(free):
-        local = np.stack(np.unravel_index(np.arange(graph.block**3), (graph.block,) * 3), axis=1)
-        origins = block_origins(free - graph.n_wall_nodes - 1, graph.n_blocks, graph.block)
+        local = np.stack(np.unravel_index(np.arange(graph.block**3, dtype=np.int32), (graph.block,) * 3), axis=1)
+        origins = block_origins(free - graph.n_wall_nodes - 1, graph.n_blocks, graph.block).astype(np.int32)
         pieces.append((origins[:, None, :] + local[None]).reshape(-1, 3))
-        owners.append(np.repeat(free, graph.block**3))
+        owners.append(np.repeat(free.astype(np.int32), graph.block**3))
     if not pieces:
-        return np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 3), dtype=np.int32), np.zeros(0, dtype=np.int32)
     return np.concatenate(pieces), np.concatenate(owners)
 
 
@@ -194,6 +195,10 @@ COARSE_MARGIN = 0.45
 #: voxel) lies within the margin: a coarse pass costs about 0.3 of a careful one, so it pays below about 0.7.
 CAREFUL_SHARE = 0.6
 PROBE_STRIDE = 16
+#: Voxels per pass over a zone's voxels (winding numbers, neighbour lookups): the temporaries of a pass over
+#: tens of millions of voxels at once (points, neighbours, rows) were hundreds of MB each.
+ZONE_CHUNK = 1 << 20
+assert ZONE_CHUNK % PROBE_STRIDE == 0
 
 
 class _Winding:
@@ -212,11 +217,14 @@ class _Winding:
 
         ``accuracy`` 2 is ``igl.fast_winding_number``'s own; 0 outside the source's bounding box.
         """
-        points = index_to_point(np.asarray(padded, dtype=np.float64) - 1.0, self.resolution)
-        out = np.zeros(len(points))
-        inside_box = ((points >= self.lo) & (points <= self.hi)).all(axis=1)  # outside it: outside every part
-        if inside_box.any():
-            out[inside_box] = self.tree.winding_number(np.ascontiguousarray(points[inside_box]), accuracy)
+        out = np.zeros(len(padded))
+        for start in range(0, len(padded), ZONE_CHUNK):
+            points = index_to_point(np.asarray(padded[start:start + ZONE_CHUNK], dtype=np.float64) - 1.0,
+                                    self.resolution)
+            inside_box = ((points >= self.lo) & (points <= self.hi)).all(axis=1)  # outside it: outside every part
+            if inside_box.any():
+                out[start:start + ZONE_CHUNK][inside_box] = self.tree.winding_number(
+                    np.ascontiguousarray(points[inside_box]), accuracy)
         return out
 
 
@@ -228,7 +236,8 @@ class _Caps:
     owner: np.ndarray  # (z,) their nodes
     winding: np.ndarray  # (z,)
     high: np.ndarray  # (z,) winding above the threshold
-    gap: np.ndarray  # (z,) largest winding step to a face neighbour across the level set
+    across: np.ndarray  # (a,) zone rows of the crossing voxels
+    gap: np.ndarray  # (a,) their largest winding step to a face neighbour across the level set
     rows: np.ndarray  # (c,) zone rows of the cap voxels
     pieces: np.ndarray  # (c,) opening of each cap voxel
     widths: np.ndarray  # (p,) width of each opening in voxels (shell included)
@@ -257,12 +266,27 @@ class _Zone:
         self.graph, self.winding, self.threshold = graph, winding, threshold
         self.side = graph.n_blocks * graph.block
         self.nodes = np.zeros(0, dtype=np.int64)
-        self.voxels = np.zeros((0, 3), dtype=np.int64)  # (z, 3) padded voxels
-        self.owner = np.zeros(0, dtype=np.int64)  # (z,) their nodes
+        self.voxels = np.zeros((0, 3), dtype=np.int32)  # (z, 3) padded voxels
+        self.owner = np.zeros(0, dtype=np.int32)  # (z,) their nodes
         self.values = np.zeros(0)  # (z,) winding numbers
         self.careful = np.zeros(0, dtype=bool)  # (z,) whether the value is a careful one
         self.crossing = np.zeros(0, dtype=bool)
-        self.members = VoxelSet(self.voxels, self.side)
+        self.members = BlockedVoxelSet(self.voxels, self.side, graph.block)
+
+    def _append(self, name: str, rows: np.ndarray) -> None:
+        """Append ``rows`` to the zone's array ``name``, in place where nothing else holds the array.
+
+        Growing in place reallocates the buffer (glibc remaps a large one's pages): no copy of the old rows
+        beside the new array, hundreds of MB for a fill zone at 1024. Where a view or another reference holds
+        the array (caps traced earlier), the array is replaced by a new one and the held one stays as it was.
+        """
+        start = len(getattr(self, name))
+        try:  # refcheck: the attribute and this call's temporary are the only references, else it refuses
+            getattr(self, name).resize((start + len(rows),) + rows.shape[1:], refcheck=True)
+        except ValueError:
+            setattr(self, name, np.concatenate([getattr(self, name), rows]))
+            return
+        getattr(self, name)[start:] = rows
 
     def _values(self, voxels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Winding numbers of new voxels ``(k, 3)``, careful near the threshold: ``(values (k,), careful (k,))``.
@@ -273,13 +297,16 @@ class _Zone:
         probe = self.winding(voxels[::PROBE_STRIDE], COARSE_ACCURACY)
         if len(probe) and (np.abs(probe - self.threshold) < COARSE_MARGIN).mean() > CAREFUL_SHARE:
             return self.winding(voxels), np.ones(len(voxels), dtype=bool)
-        values = np.empty(len(voxels))
-        values[::PROBE_STRIDE] = probe  # the probe's coarse values are the coarse pass's own
-        rest = np.ones(len(voxels), dtype=bool)
-        rest[::PROBE_STRIDE] = False
-        values[rest] = self.winding(voxels[rest], COARSE_ACCURACY)
-        careful = np.abs(values - self.threshold) < COARSE_MARGIN
-        values[careful] = self.winding(voxels[careful])
+        values, careful = np.empty(len(voxels)), np.empty(len(voxels), dtype=bool)
+        for start in range(0, len(voxels), ZONE_CHUNK):  # a multiple of the stride: the probe stays in step
+            chunk, part = voxels[start:start + ZONE_CHUNK], values[start:start + ZONE_CHUNK]
+            part[::PROBE_STRIDE] = probe[start // PROBE_STRIDE:][:len(part[::PROBE_STRIDE])]  # coarse values too
+            rest = np.ones(len(chunk), dtype=bool)
+            rest[::PROBE_STRIDE] = False
+            part[rest] = self.winding(chunk[rest], COARSE_ACCURACY)
+            near = np.abs(part - self.threshold) < COARSE_MARGIN
+            part[near] = self.winding(chunk[near])
+            careful[start:start + ZONE_CHUNK] = near
         return values, careful
 
     @property
@@ -294,13 +321,13 @@ class _Zone:
         voxels, owner = node_voxels(self.graph, new_nodes)
         start = len(self.voxels)
         self.members.add(voxels)
-        self.voxels = np.concatenate([self.voxels, voxels])
-        self.owner = np.concatenate([self.owner, owner])
-        values, careful = self._values(voxels)
-        # New arrays, never edits: caps traced earlier keep theirs.
-        self.values = np.concatenate([self.values, values])
-        self.careful = np.concatenate([self.careful, careful])
-        self.crossing = np.concatenate([self.crossing, np.zeros(len(voxels), dtype=bool)])
+        self._append("voxels", voxels)
+        self._append("owner", owner)
+        voxels = owner = None
+        values, careful = self._values(self.voxels[start:])
+        self._append("values", values)
+        self._append("careful", careful)
+        self._append("crossing", np.zeros(len(careful), dtype=bool))
         self._mark_crossings(np.arange(start, len(self.voxels)))
         redo = np.flatnonzero(self.crossing & ~self.careful)
         if len(redo) == 0:
@@ -320,36 +347,39 @@ class _Zone:
     def _mark_crossings(self, rows: np.ndarray) -> None:
         """Flag both voxels of every face-neighbour pair that involves ``rows`` and crosses the threshold."""
         high = self.high
-        for offset in FACE_OFFSETS:
-            neighbour = self.members.find(self.voxels[rows] + offset)
-            known = neighbour >= 0
-            here, there = rows[known], neighbour[known]
-            differ = high[here] != high[there]
-            self.crossing[here[differ]] = True
-            self.crossing[there[differ]] = True
+        for start in range(0, len(rows), ZONE_CHUNK):
+            chunk = rows[start:start + ZONE_CHUNK]
+            voxels = self.voxels[chunk]
+            for offset in FACE_OFFSETS:
+                neighbour = self.members.find(voxels + offset.astype(np.int32))
+                known = neighbour >= 0
+                here, there = chunk[known], neighbour[known]
+                differ = high[here] != high[there]
+                self.crossing[here[differ]] = True
+                self.crossing[there[differ]] = True
 
     def caps(self, shell_set: VoxelSet, eps_voxels: float) -> _Caps:
         """The cap voxels (above the threshold, crossing), cut into openings, with their widths."""
         zone, values, high = self.voxels, self.values, self.high  # grow replaces these arrays, never edits them
         across = np.flatnonzero(self.crossing)
-        gap = np.zeros(len(zone))
+        gap = np.zeros(len(across))
         for offset in FACE_OFFSETS:  # largest winding step to a face neighbour across the level set
             neighbour = self.members.find(zone[across] + offset)
-            known = neighbour >= 0
+            known = np.flatnonzero(neighbour >= 0)
             rows, other = across[known], neighbour[known]
             step = np.where(high[rows] != high[other], np.abs(values[rows] - values[other]), 0.0)
-            np.maximum.at(gap, rows, step)
+            np.maximum.at(gap, known, step)
         is_cap = self.crossing & high
         rows = np.flatnonzero(is_cap)
         if len(rows) == 0:
-            return _Caps(zone, self.owner, values, high, gap, rows, np.zeros(0, np.int64), np.zeros(0))
+            return _Caps(zone, self.owner, values, high, across, gap, rows, np.zeros(0, np.int64), np.zeros(0))
         cap = zone[rows]
         pieces, _ = voxel_components(cap, self.side, ALL_OFFSETS)  # openings: 26-connected pieces of the caps
         rim = np.zeros(len(cap), dtype=bool)  # cap voxels touching the shell
         for offset in ALL_OFFSETS:
             rim |= shell_set.find(cap + offset) >= 0
         widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
-        return _Caps(zone, self.owner, values, high, gap, rows, pieces, widths)
+        return _Caps(zone, self.owner, values, high, across, gap, rows, pieces, widths)
 
 
 def _caps(zone: _Zone, nodes: np.ndarray, shell_set: VoxelSet, eps_voxels: float) -> _Caps | None:
@@ -425,7 +455,7 @@ def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padd
     piece_ok = np.zeros(len(caps.widths), dtype=bool)
     piece_ok[caps.pieces[touching]] = True  # a piece that touches no region is no region's opening
     np.logical_and.at(piece_ok, caps.pieces[touching], region_ok[cap_region[touching]])
-    walls = caps.zone[caps.rows[piece_ok[caps.pieces]]]
+    walls = caps.zone[caps.rows[piece_ok[caps.pieces]]].astype(np.int64)
     if len(walls) == 0:
         return None
     graph = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
@@ -576,17 +606,19 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
 
     # Field across the level set of the closed caps, off the distance band (the band keeps its distances),
     # in normalised units like the band's udf - eps: a winding step across one voxel maps to one voxel.
-    across = np.flatnonzero(caps.gap > 0)  # the field is made of winding steps across the level set
+    stepped = caps.gap > 0  # the field is made of winding steps across the level set
+    across, gap = caps.across[stepped], caps.gap[stepped]
     kept = np.zeros(len(caps.zone), dtype=bool)
     kept[caps.rows[piece_ok[caps.pieces]]] = True
     near = kept[across]
     wall_set = VoxelSet(walls, side)
     for offset in FACE_OFFSETS:  # the low side of each closed cap
         near |= (~caps.high[across]) & (wall_set.find(caps.zone[across] + offset) >= 0)
-    in_band = VoxelSet(band_padded, side).find(caps.zone[across]) >= 0
-    chosen = across[near & ~in_band]
-    voxels = caps.zone[chosen]
-    values = (threshold - caps.winding[chosen]) / caps.gap[chosen] * grid_spacing(resolution)
+    in_band = VoxelSet(caps.zone[across], side).found_among(band_padded)
+    chosen_across = near & ~in_band
+    chosen = across[chosen_across]
+    voxels = caps.zone[chosen].astype(np.int64)
+    values = (threshold - caps.winding[chosen]) / gap[chosen_across] * grid_spacing(resolution)
     # The field's sign must agree with the second flood fill: a low-side voxel it sealed off is inside
     # (a positive value there would mesh a small inverted void).
     outside = second_exterior[voxel_nodes(second, voxels)]
