@@ -8,7 +8,7 @@ from shapeprep.geometry.normalize import normalize_mesh
 from shapeprep.geometry.validate import validate_mesh
 from shapeprep.watertight import WatertightOptions, watertight_mesh
 from shapeprep.watertight.band import band_distances, narrow_band
-from shapeprep.watertight.blockgrid import build_flood_graph, exterior_nodes, padded
+from shapeprep.watertight.blockgrid import build_flood_graph, exterior_nodes, padded, with_walls
 from shapeprep.watertight.engine import GraphExterior, surface_from_exterior
 from shapeprep.watertight.reference import exterior_mask
 
@@ -124,6 +124,24 @@ def band_and_graph(name, resolution):
     indices, udf, _ = band_distances(distance, resolution, eps)
     graph = build_flood_graph(padded(indices[udf < eps]), resolution)
     return indices, udf, eps, graph
+
+
+def test_adding_walls_to_a_graph_equals_building_it_with_them():
+    """The hole filling's second flood graph is built from the first one's blocks plus the caps: it must be the
+    graph of the concatenated voxels, node numbers and edges included, with walls in new blocks and old ones."""
+    resolution = 53
+    indices, udf, eps, graph = band_and_graph("spider_obj/spider.obj", resolution)
+    shell = padded(indices[udf < eps])
+    rng = np.random.default_rng(3)
+    walls = rng.integers(1, resolution + 1, (4000, 3))  # anywhere: in shell blocks, in free ones, on shell voxels
+    walls = np.concatenate([walls, shell[:50]])
+    expected, added = build_flood_graph(np.concatenate([shell, walls]), resolution), with_walls(graph, walls)
+    assert len(expected.wall_blocks) > len(graph.wall_blocks)
+    assert np.array_equal(added.wall_blocks, expected.wall_blocks)
+    assert np.array_equal(added.wall_labels, expected.wall_labels)
+    assert added.n_wall_nodes == expected.n_wall_nodes and added.outside_node == expected.outside_node
+    assert np.array_equal(added.wall_edges, expected.wall_edges)
+    assert np.array_equal(exterior_nodes(added), exterior_nodes(expected))
 
 
 @pytest.mark.parametrize("name", ["spider_obj/spider.obj", "stanford-bunny.obj"])

@@ -190,6 +190,32 @@ class FloodGraph:
         sizes[self.free_block_node(self.wall_blocks)] = 0  # wall blocks are not free-block nodes
         return sizes
 
+    def is_shell(self, padded_indices: np.ndarray) -> np.ndarray:
+        """Whether each padded voxel ``(k, 3)`` is a shell voxel (label 0 of a wall block): ``(k,)`` bool.
+
+        Two reads per voxel against a slot per grid block (int32, 2.2M at 1024), where a hash table of the
+        shell's voxels was a quarter GB at 1024. Voxels outside the grid are not shell.
+        """
+        if "_wall_slot" not in self.__dict__:
+            wall_slot = np.full(self.n_blocks**3, -1, dtype=np.int32)
+            wall_slot[self.wall_blocks] = np.arange(len(self.wall_blocks), dtype=np.int32)
+            self.__dict__["_wall_slot"] = wall_slot
+        voxels = np.ascontiguousarray(np.asarray(padded_indices, dtype=np.int64).reshape(-1, 3))
+        return _shell_at(self.__dict__["_wall_slot"], self.wall_labels, voxels, self.n_blocks, self.block)
+
+
+@njit(cache=True)
+def _shell_at(wall_slot, wall_labels, voxels, n_blocks, block):
+    side = n_blocks * block
+    out = np.zeros(len(voxels), np.bool_)
+    for i in range(len(voxels)):
+        x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
+        if x < 0 or y < 0 or z < 0 or x >= side or y >= side or z >= side:
+            continue
+        slot = wall_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        out[i] = slot >= 0 and wall_labels[slot, x % block, y % block, z % block] == 0
+    return out
+
 
 @njit(cache=True, inline="always")
 def _face_node(labels, slot, free_node, axis, layer, u, v):
@@ -365,7 +391,31 @@ def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BL
     wall_blocks, wall_shell = scatter_into_blocks(shell_padded, np.ones(len(shell_padded), bool), n_blocks, False, block)
     wall_labels, n_wall_nodes = label_free_runs(wall_shell)
     del wall_shell
+    return _graph_of_labels(wall_blocks, wall_labels, n_wall_nodes, n_blocks, block)
 
+
+def with_walls(graph: FloodGraph, walls_padded: np.ndarray) -> FloodGraph:
+    """The flood graph of ``graph``'s shell and more wall voxels ``(k, 3)`` (padded indices).
+
+    Equal to :func:`build_flood_graph` of the concatenated voxels, built from ``graph``'s blocks (their shell
+    voxels are its label 0) instead of scattering the whole shell again: no copy of the shell's voxels (a
+    quarter GB at 1024) and no second pass over them.
+    """
+    block, n_blocks = graph.block, graph.n_blocks
+    new_blocks, new_shell = scatter_into_blocks(walls_padded, np.ones(len(walls_padded), bool), n_blocks, False, block)
+    wall_blocks = np.union1d(graph.wall_blocks, new_blocks)
+    wall_shell = np.zeros((len(wall_blocks), block, block, block), dtype=bool)
+    wall_shell[np.searchsorted(wall_blocks, graph.wall_blocks)] = graph.wall_labels == 0
+    wall_shell[np.searchsorted(wall_blocks, new_blocks)] |= new_shell
+    new_shell = None
+    wall_labels, n_wall_nodes = label_free_runs(wall_shell)
+    del wall_shell
+    return _graph_of_labels(wall_blocks, wall_labels, n_wall_nodes, n_blocks, block)
+
+
+def _graph_of_labels(wall_blocks: np.ndarray, wall_labels: np.ndarray, n_wall_nodes: int, n_blocks: int,
+                     block: int) -> FloodGraph:
+    """The flood graph of wall blocks ``(w,)`` (sorted ids) and their free runs (:func:`label_free_runs`)."""
     free_node_base = n_wall_nodes + 1
     slot = np.full(n_blocks**3, -1, dtype=np.int64)
     slot[wall_blocks] = np.arange(len(wall_blocks))

@@ -267,6 +267,7 @@ def watertight_from_band(
         flood_stats["floodfill"] = "dense"
     else:
         graph = build_flood_graph(shell_padded, resolution)
+        shell_padded = None  # the graph's label 0 holds it (a quarter GB at 1024, not needed beside the fill's zone)
         exterior = exterior_nodes(graph)
         node_sizes = graph.wall_node_sizes()
         timings["seconds_floodfill"] = time.perf_counter() - start
@@ -274,7 +275,7 @@ def watertight_from_band(
         seed_blocks = graph.wall_blocks
         if options.fill_holes == "narrow_holes":
             interior_before = int(node_sizes[~exterior].sum())
-            holes = find_narrow_holes(graph, exterior, shell_padded, band_padded, source.vertices, source.faces,
+            holes = find_narrow_holes(graph, exterior, band_padded, source.vertices, source.faces,
                                       resolution, options.eps_voxels, options.max_hole_voxels, options.winding_threshold,
                                       max_hole_fraction=options.max_hole_fraction)
             flood_stats |= holes.stats

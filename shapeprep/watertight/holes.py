@@ -44,10 +44,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from ..geometry.grid import BlockedVoxelSet, VoxelSet, grid_spacing, index_to_point, voxel_components
 from ..geometry.topology import HalfEdges
-from .blockgrid import block_origins, build_flood_graph, exterior_nodes, linear_block_ids, node_representatives
+from .blockgrid import block_origins, exterior_nodes, linear_block_ids, node_representatives, with_walls
 
 #: The 6 face neighbours of a voxel.
 FACE_OFFSETS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.int64)
@@ -103,6 +104,31 @@ def oriented_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
     return np.ascontiguousarray(oriented, dtype=np.int64), flipped
 
 
+@njit(cache=True)
+def _labelled_voxels(labels, wanted):
+    """Voxels of the wall blocks whose label is wanted, in raster order (``np.nonzero``'s) without a mask or an
+    index array per voxel of every wall block (gigabytes at 1024): block slots ``(k,)`` int64, local indices
+    ``(k, 3)`` int32, labels ``(k,)`` int32."""
+    count = 0
+    for b in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            for y in range(labels.shape[2]):
+                for z in range(labels.shape[3]):
+                    count += wanted[labels[b, x, y, z]]
+    slots = np.empty(count, np.int64)
+    local = np.empty((count, 3), np.int32)
+    out = np.empty(count, np.int32)
+    k = 0
+    for b in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            for y in range(labels.shape[2]):
+                for z in range(labels.shape[3]):
+                    if wanted[labels[b, x, y, z]]:
+                        slots[k], local[k, 0], local[k, 1], local[k, 2], out[k] = b, x, y, z, labels[b, x, y, z]
+                        k += 1
+    return slots, local, out
+
+
 def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every voxel of the listed flood-graph nodes.
 
@@ -118,10 +144,14 @@ def node_voxels(graph, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     free = nodes[nodes > graph.n_wall_nodes]
     pieces, owners = [], []
     if len(wall):
-        slot, x, y, z = np.nonzero(np.isin(graph.wall_labels, wall))
+        wanted = np.zeros(graph.n_wall_nodes + 1, dtype=bool)
+        wanted[wall] = True
+        slot, local, labels = _labelled_voxels(graph.wall_labels, wanted)
         origins = block_origins(graph.wall_blocks[slot], graph.n_blocks, graph.block).astype(np.int32)
-        pieces.append(origins + np.stack([x, y, z], axis=1).astype(np.int32))
-        owners.append(graph.wall_labels[slot, x, y, z].astype(np.int32))
+        slot = None
+        origins += local
+        pieces.append(origins)
+        owners.append(labels)
     if len(free):
         local = np.stack(np.unravel_index(np.arange(graph.block**3, dtype=np.int32), (graph.block,) * 3), axis=1)
         origins = block_origins(free - graph.n_wall_nodes - 1, graph.n_blocks, graph.block).astype(np.int32)
@@ -358,7 +388,7 @@ class _Zone:
                 self.crossing[here[differ]] = True
                 self.crossing[there[differ]] = True
 
-    def caps(self, shell_set: VoxelSet, eps_voxels: float) -> _Caps:
+    def caps(self, eps_voxels: float) -> _Caps:
         """The cap voxels (above the threshold, crossing), cut into openings, with their widths."""
         zone, values, high = self.voxels, self.values, self.high  # grow replaces these arrays, never edits them
         across = np.flatnonzero(self.crossing)
@@ -377,15 +407,15 @@ class _Zone:
         pieces, _ = voxel_components(cap, self.side, ALL_OFFSETS)  # openings: 26-connected pieces of the caps
         rim = np.zeros(len(cap), dtype=bool)  # cap voxels touching the shell
         for offset in ALL_OFFSETS:
-            rim |= shell_set.find(cap + offset) >= 0
+            rim |= self.graph.is_shell(cap + offset)
         widths = opening_widths(cap, pieces, rim) + 2.0 * eps_voxels
         return _Caps(zone, self.owner, values, high, across, gap, rows, pieces, widths)
 
 
-def _caps(zone: _Zone, nodes: np.ndarray, shell_set: VoxelSet, eps_voxels: float) -> _Caps | None:
+def _caps(zone: _Zone, nodes: np.ndarray, eps_voxels: float) -> _Caps | None:
     """Grow ``zone`` to ``nodes`` and trace its caps; None for an empty zone."""
     zone.grow(nodes)
-    return zone.caps(shell_set, eps_voxels) if len(zone.voxels) else None
+    return zone.caps(eps_voxels) if len(zone.voxels) else None
 
 
 #: Share of a region's probe voxels that may stay outside after its caps are walls (stray outside pockets).
@@ -445,7 +475,7 @@ def _grow(edges: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([nodes, touching.ravel()]))
 
 
-def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padded: np.ndarray, resolution: int):
+def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, graph):
     """The caps of the accepted regions as walls, and the flood fill again with them.
 
     Returns ``(caps, piece_ok, walls, graph, exterior, region_ok)``, or None when no cap is kept.
@@ -458,7 +488,7 @@ def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, shell_padd
     walls = caps.zone[caps.rows[piece_ok[caps.pieces]]].astype(np.int64)
     if len(walls) == 0:
         return None
-    graph = build_flood_graph(np.concatenate([shell_padded, walls]), resolution)
+    graph = with_walls(graph, walls)
     return caps, piece_ok, walls, graph, exterior_nodes(graph), region_ok
 
 
@@ -468,7 +498,7 @@ def closed_and_consistent(faces: np.ndarray) -> bool:
     return bool((half_edges.counts == 2).all()) and half_edges.consistent()
 
 
-def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, band_padded: np.ndarray,
+def find_narrow_holes(graph, exterior: np.ndarray, band_padded: np.ndarray,
                       vertices: np.ndarray, faces: np.ndarray, resolution: int, eps_voxels: float,
                       max_hole_voxels: float, threshold: float = 0.5, max_rounds: int = 4,
                       max_hole_fraction: float = 0.15) -> HoleFill:
@@ -476,10 +506,10 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
 
     Parameters
     ----------
-    graph : FloodGraph of the shell
+    graph : FloodGraph of the shell (its label 0 marks the shell's voxels)
     exterior : (n_nodes,) bool, the plain flood fill
-    shell_padded : (s, 3) int64, band_padded : (b, 3) int64
-        Padded indices of the shell and of every voxel with a band distance.
+    band_padded : (b, 3) int64
+        Padded indices of every voxel with a band distance.
     vertices, faces : the normalised source
     resolution, eps_voxels : the grid and the shell half-width
     max_hole_voxels, max_hole_fraction : an opening is closed when it is at most
@@ -534,7 +564,6 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     np.maximum.at(high, probe_region, probes)
     extents = (high - low).max(axis=1) + graph.block
     limit = np.maximum(max_hole_voxels, max_hole_fraction * extents)
-    shell_set = VoxelSet(shell_padded, side)
     edges = graph.edges
     both_exterior = exterior[edges[:, 0]] & exterior[edges[:, 1]]
     # The zone: candidate nodes on a region's border and the exterior nodes across it; it grows while caps leak.
@@ -560,7 +589,7 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
     zone = _Zone(graph, winding, threshold)
     for round_ in range(max_rounds):
         stats["fill_rounds"] = round_ + 1
-        caps = _caps(zone, zone_nodes, shell_set, eps_voxels)
+        caps = _caps(zone, zone_nodes, eps_voxels)
         if caps is None or len(caps.rows) == 0:
             break
         cap_region = node_region[caps.owner[caps.rows]]  # -1 for a cap voxel beyond every region's border
@@ -568,7 +597,7 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         region_ok = ~rejected.copy()
         narrow = caps.widths[caps.pieces[touching]] <= limit[cap_region[touching]]
         np.logical_and.at(region_ok, cap_region[touching], narrow)
-        refilled = _seal(caps, cap_region, region_ok, shell_padded, resolution)
+        refilled = _seal(caps, cap_region, region_ok, graph)
         if refilled is None:
             break
         second, second_exterior = refilled[3], refilled[4]
@@ -579,7 +608,8 @@ def find_narrow_holes(graph, exterior: np.ndarray, shell_padded: np.ndarray, ban
         if round_ == max_rounds - 1:  # still leaking: leave those regions open
             rejected[leaking] = True
             region_ok[leaking] = False
-            refilled = _seal(caps, cap_region, region_ok, shell_padded, resolution)
+            refilled = second = second_exterior = None  # this round's second graph goes before the next is built
+            refilled = _seal(caps, cap_region, region_ok, graph)
             break
         zone_nodes = _grow(edges[both_exterior], zone_nodes)
         # The next round traces its caps afresh: let go of this round's (they hold the zone's arrays before it
