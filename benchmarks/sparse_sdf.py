@@ -4,7 +4,8 @@ Each object runs in a fresh subprocess (its own peak RSS): normalise, load the
 compiled kernels (untimed: a build's job loads them once per shard), the
 watertight engine at the sparse resolution, then :func:`shapeprep.volumes.sparse.sparse_sdf`.
 Prints per resolution p50 / p90 / max of: seconds of the watertight step and
-of the sparse step, active voxels, peak RSS; bytes per object on disk for
+of the sparse step, active voxels, peak RSS (and that of the watertight step;
+the objects above 2 and 3 GB); bytes per object on disk for
 each storage choice (float16, int8; no filter, lzf, gzip) measured by writing
 the object's shard; the int8 quantisation error; and the reconstruction
 error (dense marching cubes of the stored voxels against the watertight
@@ -67,11 +68,13 @@ def child(path: str, resolution: int) -> dict:
     start = time.perf_counter()
     closed = watertight_mesh(source.vertices, source.faces, resolution)
     seconds_watertight = time.perf_counter() - start
+    rss_watertight = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the peak so far is this step's
     start = time.perf_counter()
     coords, sdf = sparse_sdf(closed.vertices, closed.faces, resolution, 2.0)
     seconds_sparse = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row = {"seconds_watertight": seconds_watertight, "seconds_sparse": seconds_sparse, "rss_mb": rss,
+           "rss_watertight_mb": rss_watertight,
            "active": int(len(coords)), "faces": int(len(closed.faces))}
     with tempfile.TemporaryDirectory() as folder:
         for storage, compression in STORAGES:
@@ -136,12 +139,17 @@ def main() -> int:
                              ("seconds, watertight step", [r["seconds_watertight"] for r in good]),
                              ("seconds, sparse step", [r["seconds_sparse"] for r in good]),
                              ("peak RSS (MB)", [r["rss_mb"] for r in good]),
+                             ("peak RSS by the watertight step (MB)", [r["rss_watertight_mb"] for r in good]),
                              ("active voxels", [r["active"] for r in good]),
                              *((f"MB per object, {s} {c}", [r[f"bytes_{s}_{c}"] / 1e6 for r in good]) for s, c in STORAGES),
                              ("int8 error (voxels)", [r["int8_error_max"] for r in good]),
                              ("reconstruction mean (voxels)", [r["recon_mean"] for r in good]),
                              ("reconstruction p99 (voxels)", [r["recon_p99"] for r in good])):
             print(f"| {name} | {quantiles(values)} |")
+        for limit in (2000, 3000):
+            over = sorted((r for r in good if r["rss_mb"] > limit), key=lambda r: -r["rss_mb"])
+            print(f"objects above {limit} MB: {len(over)}" + "".join(
+                f"; {r['mesh']} {r['rss_mb']:.0f} (watertight step {r['rss_watertight_mb']:.0f})" for r in over))
         for row in rows:
             if "error" in row:
                 print(f"failed: {row['mesh']}: {row['error']}")
