@@ -71,6 +71,7 @@ class HalfEdges:
         low, high, self.forward = _half_edge_ends(self.faces)
         self.keys = low * self.n_vertices + high
         self.order = _stable_pair_order(low, high, self.n_vertices)
+        low = high = None  # gone before the sorted copy: three arrays per half-edge at once, not five
         sorted_keys = self.keys[self.order]
         self.starts = np.concatenate([[0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1, [len(sorted_keys)]])
 
