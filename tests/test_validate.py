@@ -73,3 +73,27 @@ def test_deviation_is_about_the_residual_offset(suzanne_watertight):
     assert 0.2 < deviation["to_source_mean"] < 0.4  # vertices were projected to 0.25 voxel from the source
     assert deviation_reasons(deviation, 3.0, float("inf")) == []
     assert deviation_reasons(deviation, 0.1, 1.0)[0].startswith("chamfer")
+
+
+def test_faces_near_points_keeps_every_face_within_reach_and_distances_do_not_change(suzanne_watertight):
+    """The deviation indexes only the faces near its points: every face within reach of a point is kept (the
+    dropped ones are all farther, by libigl over them), and the distances equal those over the whole mesh, to
+    the bit, for the output and for the source."""
+    import igl
+
+    from shapeprep.geometry.nearsurface import ExactDistance
+    from shapeprep.geometry.validate import _exact_distances, faces_near_points
+
+    source, result = suzanne_watertight
+    rng = np.random.default_rng(5)
+    reach = 3 * grid_spacing(64)
+    points = np.concatenate([rng.uniform(-0.3, 0.3, (300, 3)), rng.uniform(-1, 1, (100, 3))])
+    for vertices, faces, well_shaped in ((result.vertices, result.faces, True), (source.vertices, source.faces, False)):
+        near = faces_near_points(vertices, faces, points, reach)
+        assert 0.01 < near.mean() < 0.9
+        dropped, _, _ = igl.point_mesh_squared_distance(points, vertices, np.ascontiguousarray(faces[~near]))
+        assert (np.sqrt(dropped) > reach).all()
+        whole = np.sqrt(ExactDistance(vertices, faces, reach=reach).query(points, want_closest=False, within=reach)[0])
+        within = np.isfinite(whole)
+        assert within.any() and (~within).any()
+        assert np.array_equal(_exact_distances(vertices, faces, points, reach, well_shaped)[within], whole[within])

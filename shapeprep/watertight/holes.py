@@ -390,7 +390,7 @@ class _Zone:
 
     def caps(self, eps_voxels: float) -> _Caps:
         """The cap voxels (above the threshold, crossing), cut into openings, with their widths."""
-        zone, values, high = self.voxels, self.values, self.high  # grow replaces these arrays, never edits them
+        zone, values, high = self.voxels, self.values, self.high  # the caps hold these: a later grow appends to copies
         across = np.flatnonzero(self.crossing)
         gap = np.zeros(len(across))
         for offset in FACE_OFFSETS:  # largest winding step to a face neighbour across the level set
