@@ -10,7 +10,7 @@ from shapeprep.geometry.distance import IglDistance
 from shapeprep.geometry.grid import grid_spacing, index_to_point, morton_codes
 from shapeprep.geometry.loaders import load_mesh
 from shapeprep.geometry.normalize import normalize_mesh
-from shapeprep.volumes.sparse import crossing_numbers, occupancy_grid, pseudo_normal_at, reconstruct_mesh, sparse_sdf
+from shapeprep.volumes.sparse import crossing_numbers, crossing_pairs, occupancy_grid, pseudo_normal_at, reconstruct_mesh, sparse_sdf
 from shapeprep.volumes.store import decode_sdf, encode_sdf, read_sparse_object, write_sparse_shard
 from shapeprep.watertight import watertight_mesh
 
@@ -88,6 +88,10 @@ def test_crossing_numbers_and_edge_pseudo_normals(volumes):
     assert np.abs(exact - np.round(exact)).max() < 1e-6 and (np.round(exact) == 1).mean() > 0.3
     for axis in range(3):  # rays from grid points meet marching-cubes vertices and edges head-on: all count
         assert np.array_equal(crossing_numbers(vertices, faces, points, axis), np.round(exact))
+        # The budget's count of the pairs the kernel tests: per face, the points within its extent across the ray.
+        across, corners = points[:, (axis + 1) % 3], vertices[faces][:, :, (axis + 1) % 3]
+        within = (across[None] >= corners.min(axis=1)[:, None]) & (across[None] <= corners.max(axis=1)[:, None])
+        assert crossing_pairs(vertices, faces, points, axis) == within.sum() > 0
     # Pseudo-normals gathered around each feature equal the classic accumulation over every face in face order
     # (Baerentzen and Aanaes): per undirected edge the sum of its faces' unit normals, per vertex the
     # angle-weighted sum; compared at every face, every edge and every corner (trimesh computes its own normals).
