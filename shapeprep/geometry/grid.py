@@ -127,9 +127,7 @@ class VoxelSet:
 
     def find(self, voxels: np.ndarray) -> np.ndarray:
         """Row of each voxel in the set, or -1 (voxels outside ``[0, side)`` may alias: keep them in range)."""
-        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
-        if voxels.dtype not in (np.int32, np.int64):
-            voxels = voxels.astype(np.int64)
+        voxels = _integer_voxels(voxels)
         if self.size == 0:
             return np.full(len(voxels), -1, dtype=np.int64)
         return _hash_find(self.table, self.bits, voxels, np.int64(self.side))
@@ -143,26 +141,39 @@ class VoxelSet:
         found = np.zeros(self.size, dtype=bool)
         if self.size:
             for start in range(0, len(voxels), chunk):
-                piece = np.ascontiguousarray(voxels[start:start + chunk])
-                if piece.dtype not in (np.int32, np.int64):
-                    piece = piece.astype(np.int64)
-                _hash_mark(self.table, self.bits, piece, np.int64(self.side), found)
+                _hash_mark(self.table, self.bits, _integer_voxels(voxels[start:start + chunk]), np.int64(self.side),
+                           found)
         return found
+
+
+@njit(cache=True, inline="always")
+def block_id(voxels, i, n_blocks, block):
+    """Linear id ``(bx * n_blocks + by) * n_blocks + bz`` of the ``block``³ block holding voxel ``voxels[i]`` (numba)."""
+    return (voxels[i, 0] // block * n_blocks + voxels[i, 1] // block) * n_blocks + voxels[i, 2] // block
+
+
+@njit(cache=True)
+def blocks_present(voxels, n_blocks, block):
+    """``(n_blocks**3,)`` bool: the blocks that hold at least one of ``voxels (k, 3)`` (numba)."""
+    present = np.zeros(n_blocks**3, np.bool_)
+    for i in range(voxels.shape[0]):
+        present[block_id(voxels, i, n_blocks, block)] = True
+    return present
+
+
+def _integer_voxels(voxels) -> np.ndarray:
+    """``(k, 3)`` C-contiguous int32 or int64 voxels (other dtypes become int64): what the kernels take."""
+    voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
+    return voxels if voxels.dtype in (np.int32, np.int64) else voxels.astype(np.int64)
 
 
 @njit(cache=True)
 def _blocked_insert(block_slot, rows_table, voxels, rows, block, n_blocks):
     for i in range(len(voxels)):
         x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
-        slot = block_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        slot = block_slot[block_id(voxels, i, n_blocks, block)]
         if rows_table[slot, x % block, y % block, z % block] == -1:  # a voxel already present keeps its row
             rows_table[slot, x % block, y % block, z % block] = rows[i]
-
-
-@njit(cache=True)
-def _touch_blocks(voxels, block, n_blocks, touched):
-    for i in range(len(voxels)):
-        touched[(voxels[i, 0] // block * n_blocks + voxels[i, 1] // block) * n_blocks + voxels[i, 2] // block] = True
 
 
 @njit(cache=True)
@@ -173,7 +184,7 @@ def _blocked_find(block_slot, rows_table, voxels, block, n_blocks):
         x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
         if x < 0 or y < 0 or z < 0 or x >= side or y >= side or z >= side:
             continue
-        slot = block_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        slot = block_slot[block_id(voxels, i, n_blocks, block)]
         if slot >= 0:
             out[i] = rows_table[slot, x % block, y % block, z % block]
     return out
@@ -201,16 +212,12 @@ class BlockedVoxelSet:
     def add(self, voxels: np.ndarray) -> None:
         """Append voxels ``(k, 3)`` in ``[0, side)`` as rows ``size .. size + k - 1`` (a voxel already in the
         set keeps its row)."""
-        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
-        if voxels.dtype not in (np.int32, np.int64):
-            voxels = voxels.astype(np.int64)
+        voxels = _integer_voxels(voxels)
         if len(voxels) and (voxels.min() < 0 or voxels.max() >= self.side):
             raise ValueError(f"voxels outside [0, {self.side})")
         if self.size + len(voxels) > np.iinfo(np.int32).max:
             raise ValueError("more than 2**31 rows")
-        touched = np.zeros(len(self.block_slot), dtype=bool)
-        _touch_blocks(voxels, self.block, self.n_blocks, touched)
-        fresh = np.flatnonzero(touched & (self.block_slot < 0))
+        fresh = np.flatnonzero(blocks_present(voxels, self.n_blocks, self.block) & (self.block_slot < 0))
         if len(fresh):
             start = len(self.rows)
             self.block_slot[fresh] = np.arange(start, start + len(fresh), dtype=np.int32)
@@ -225,10 +232,7 @@ class BlockedVoxelSet:
 
     def find(self, voxels: np.ndarray) -> np.ndarray:
         """Row of each voxel in the set, or -1: ``(k, 3) -> (k,)`` int64."""
-        voxels = np.ascontiguousarray(np.asarray(voxels).reshape(-1, 3))
-        if voxels.dtype not in (np.int32, np.int64):
-            voxels = voxels.astype(np.int64)
-        return _blocked_find(self.block_slot, self.rows, voxels, self.block, self.n_blocks)
+        return _blocked_find(self.block_slot, self.rows, _integer_voxels(voxels), self.block, self.n_blocks)
 
 
 @njit(cache=True)

@@ -81,15 +81,20 @@ class HalfEdges:
         return np.diff(self.starts)
 
     @property
+    def edge_keys(self) -> np.ndarray:
+        """Key ``low * n_vertices + high`` of each undirected edge, ascending: ``(e,)`` int64."""
+        return self.keys[self.order[self.starts[:-1]]]
+
+    @property
     def edges(self) -> np.ndarray:
         """Undirected edges, sorted vertex pairs in key order: ``(e, 2)`` int64."""
-        keys = self.keys[self.order[self.starts[:-1]]]
+        keys = self.edge_keys
         return np.stack([keys // self.n_vertices, keys % self.n_vertices], axis=1)
 
     @property
     def low_vertices(self) -> np.ndarray:
         """The smaller vertex of each undirected edge, in key order: ``edges[:, 0]`` without the pairs, ``(e,)``."""
-        return self.keys[self.order[self.starts[:-1]]] // self.n_vertices
+        return self.edge_keys // self.n_vertices
 
     def consistent(self) -> bool:
         """True when no directed edge is used twice (neighbours traverse shared edges oppositely)."""

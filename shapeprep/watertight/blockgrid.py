@@ -19,6 +19,8 @@ from functools import cached_property
 import numpy as np
 from numba import njit, prange
 
+from ..geometry.grid import block_id, blocks_present
+
 #: Voxels per block side for the flood-fill graph and the sparse marching cubes.
 BLOCK = 8
 
@@ -53,19 +55,12 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
     return _linear_block_ids(np.ascontiguousarray(padded_indices, dtype=np.int64), n_blocks, block)
 
 
-@njit(cache=True, inline="always")
-def _block_id(padded_indices, i, n_blocks, block):
-    """Linear id of the block holding padded voxel ``i`` (see :func:`linear_block_ids`)."""
-    return (padded_indices[i, 0] // block * n_blocks + padded_indices[i, 1] // block) * n_blocks \
-        + padded_indices[i, 2] // block
-
-
 @njit(cache=True)
 def _linear_block_ids(padded_indices, n_blocks, block):
     # Serial: memory-bound, and called often on small arrays (a thread pool's start costs more there).
     out = np.empty(padded_indices.shape[0], np.int64)
     for i in range(padded_indices.shape[0]):
-        out[i] = _block_id(padded_indices, i, n_blocks, block)
+        out[i] = block_id(padded_indices, i, n_blocks, block)
     return out
 
 
@@ -99,7 +94,7 @@ def scatter_into_blocks(
     # Block ids are computed on the fly against a table of the grid's blocks (2.2M at 1024), not stored per
     # voxel: two int64 arrays per band voxel were a gigabyte of transient memory at 1024.
     padded_indices = np.ascontiguousarray(padded_indices, dtype=np.int64)
-    present = _blocks_present(padded_indices, n_blocks, block)
+    present = blocks_present(padded_indices, n_blocks, block)
     block_ids = np.flatnonzero(present)
     rank = np.zeros(n_blocks**3, dtype=np.int64)
     rank[block_ids] = np.arange(len(block_ids))
@@ -111,20 +106,12 @@ def scatter_into_blocks(
 
 
 @njit(cache=True)
-def _blocks_present(padded_indices, n_blocks, block):
-    present = np.zeros(n_blocks**3, np.bool_)
-    for i in range(padded_indices.shape[0]):
-        present[_block_id(padded_indices, i, n_blocks, block)] = True
-    return present
-
-
-@njit(cache=True)
 def _scatter(padded_indices, values, rank, n_blocks, arrays):
     # In order, one voxel after the other: a voxel listed twice keeps its last value, as numpy's assignment does.
     block = arrays.shape[1]
     for i in range(padded_indices.shape[0]):
         x, y, z = padded_indices[i, 0] % block, padded_indices[i, 1] % block, padded_indices[i, 2] % block
-        arrays[rank[_block_id(padded_indices, i, n_blocks, block)], x, y, z] = values[i]
+        arrays[rank[block_id(padded_indices, i, n_blocks, block)], x, y, z] = values[i]
 
 
 @dataclass
@@ -196,12 +183,15 @@ class FloodGraph:
         Two reads per voxel against a slot per grid block (int32, 2.2M at 1024), where a hash table of the
         shell's voxels was a quarter GB at 1024. Voxels outside the grid are not shell.
         """
-        if "_wall_slot" not in self.__dict__:
-            wall_slot = np.full(self.n_blocks**3, -1, dtype=np.int32)
-            wall_slot[self.wall_blocks] = np.arange(len(self.wall_blocks), dtype=np.int32)
-            self.__dict__["_wall_slot"] = wall_slot
         voxels = np.ascontiguousarray(np.asarray(padded_indices, dtype=np.int64).reshape(-1, 3))
-        return _shell_at(self.__dict__["_wall_slot"], self.wall_labels, voxels, self.n_blocks, self.block)
+        return _shell_at(self._wall_slot, self.wall_labels, voxels, self.n_blocks, self.block)
+
+    @cached_property
+    def _wall_slot(self) -> np.ndarray:
+        """``(n_blocks**3,)`` int32: each grid block's row in :attr:`wall_labels`, -1 for a free block."""
+        wall_slot = np.full(self.n_blocks**3, -1, dtype=np.int32)
+        wall_slot[self.wall_blocks] = np.arange(len(self.wall_blocks), dtype=np.int32)
+        return wall_slot
 
 
 @njit(cache=True)
@@ -212,7 +202,7 @@ def _shell_at(wall_slot, wall_labels, voxels, n_blocks, block):
         x, y, z = voxels[i, 0], voxels[i, 1], voxels[i, 2]
         if x < 0 or y < 0 or z < 0 or x >= side or y >= side or z >= side:
             continue
-        slot = wall_slot[(x // block * n_blocks + y // block) * n_blocks + z // block]
+        slot = wall_slot[block_id(voxels, i, n_blocks, block)]
         out[i] = slot >= 0 and wall_labels[slot, x % block, y % block, z % block] == 0
     return out
 
