@@ -91,6 +91,24 @@ def test_cell_size_and_morton_order_change_only_the_order(name):
         GridBand(vertices, faces, resolution, band, block=12).grid_band(morton=True)
 
 
+def test_band_batches_write_one_output_that_grows_in_place(monkeypatch):
+    """Three cells per batch instead of thousands: the outputs grow over hundreds of batches (some without a
+    band point) and hold the same rows; coordinates and faces come back int32."""
+    from shapeprep.geometry import nearsurface
+
+    vertices, faces = normalized("2CylinderEngine.glb")
+    band = 2.0 * grid_spacing(133)
+    whole = GridBand(vertices, faces, 133, band).grid_band(with_faces=True, morton=True)
+    monkeypatch.setattr(nearsurface, "GRID_BATCH_POINTS", 3 * 8**3)
+    for with_faces in (True, False):
+        batched = GridBand(vertices, faces, 133, band).grid_band(with_faces=with_faces, morton=True)
+        assert batched[2]["cells"] > 100 * 3
+        assert batched[0].dtype == np.int32 and np.array_equal(batched[0], whole[0])
+        assert np.array_equal(batched[1], whole[1])
+        if with_faces:
+            assert batched[3].dtype == np.int32 and np.array_equal(batched[3], whole[3])
+
+
 def test_threads_give_identical_results():
     vertices, faces = normalized("igea.ply")
     runs = []

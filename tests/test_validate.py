@@ -77,12 +77,14 @@ def test_deviation_is_about_the_residual_offset(suzanne_watertight):
 
 def test_faces_near_points_keeps_every_face_within_reach_and_distances_do_not_change(suzanne_watertight):
     """The deviation indexes only the faces near its points: every face within reach of a point is kept (the
-    dropped ones are all farther, by libigl over them), and the distances equal those over the whole mesh, to
-    the bit, for the output and for the source."""
+    dropped ones are all farther, by libigl over them; with one reach for all points and one per point), and
+    the distances equal those over the whole mesh, to the bit, for the output and for the source, within the
+    reach and (on the output) beyond it, where only the faces within each point's bound are searched."""
     import igl
 
     from shapeprep.geometry.nearsurface import ExactDistance
-    from shapeprep.geometry.validate import _exact_distances, faces_near_points
+    from shapeprep.geometry.bvh import TriangleBVH
+    from shapeprep.geometry.validate import _exact_distances, beyond_reach_bounds, faces_near_points
 
     source, result = suzanne_watertight
     rng = np.random.default_rng(5)
@@ -96,4 +98,19 @@ def test_faces_near_points_keeps_every_face_within_reach_and_distances_do_not_ch
         whole = np.sqrt(ExactDistance(vertices, faces, reach=reach).query(points, want_closest=False, within=reach)[0])
         within = np.isfinite(whole)
         assert within.any() and (~within).any()
-        assert np.array_equal(_exact_distances(vertices, faces, points, reach, well_shaped)[within], whole[within])
+        exact = _exact_distances(vertices, faces, points, reach, well_shaped)
+        assert np.array_equal(exact[within], whole[within])
+        if well_shaped:  # beyond reach: a tree over the faces within each point's bound, as over them all
+            everywhere = np.sqrt(TriangleBVH(vertices, faces).query(points[~within], want_closest=False)[0])
+            assert np.array_equal(exact[~within], everywhere)
+    # A reach per point: every face within its point's reach is kept; the bounds hold every distance.
+    vertices, faces = result.vertices, result.faces
+    truth = np.sqrt(igl.point_mesh_squared_distance(points, vertices, faces)[0])
+    reaches = rng.uniform(0.5, 1.5, len(points)) * np.minimum(truth, 2 * reach)  # some points reach no face
+    near = faces_near_points(vertices, faces, points, reaches)
+    assert 0.01 < near.mean() < 0.9
+    for point, point_reach in zip(points, reaches):
+        dropped, _, _ = igl.point_mesh_squared_distance(point[None], vertices, np.ascontiguousarray(faces[~near]))
+        assert np.sqrt(dropped[0]) > point_reach
+    bounds = beyond_reach_bounds(points[:50], points[50:], truth[50:])
+    assert (bounds >= truth[:50]).all() and np.isinf(beyond_reach_bounds(points[:5], points[:0], truth[:0])).all()

@@ -301,33 +301,38 @@ def _points_by_cell(points, origin, cell, n_cells):
 
 
 @njit(cache=True, parallel=True)
-def _compact_band(squared, face, cells, n_cells, band2, local_order):
-    """The grid points of ``_grid_cells``'s output closer than the band, cell by cell, the points of a cell in
-    the order of ``local_order`` ((block^3, 3) local indices): ``(indices (n, 3) int64, udf (n,), faces (n,))``."""
-    counts = np.zeros(cells.shape[0] + 1, np.int64)
-    for slot in prange(cells.shape[0]):
+def _band_rows(squared, band2, local_order):
+    """``(c + 1,)`` int64: where each cell's points closer than the band start among a batch's rows (the last
+    entry is their count), for :func:`_compact_band`."""
+    counts = np.zeros(squared.shape[0] + 1, np.int64)
+    for slot in prange(squared.shape[0]):
         found = 0
         for entry in range(local_order.shape[0]):
             if squared[slot, local_order[entry, 0], local_order[entry, 1], local_order[entry, 2]] < band2:
                 found += 1
         counts[slot + 1] = found
-    starts = np.cumsum(counts)
+    return np.cumsum(counts)
+
+
+@njit(cache=True, parallel=True)
+def _compact_band(squared, face, cells, n_cells, band2, local_order, first_rows, indices, udf, faces):
+    """Write the grid points of ``_grid_cells``'s output closer than the band into ``indices (n, 3)``, ``udf (n,)``
+    and ``faces (n,)`` (left alone when empty), cell ``slot``'s from row ``first_rows[slot]`` on, the points of a
+    cell in the order of ``local_order`` ((block^3, 3) local indices)."""
     block = squared.shape[1]
-    indices = np.empty((starts[-1], 3), np.int64)
-    udf = np.empty(starts[-1])
-    faces = np.empty(starts[-1], np.int64)
+    with_faces = faces.shape[0] > 0
     for slot in prange(cells.shape[0]):
         code = cells[slot]
         ci, cj, ck = code // (n_cells * n_cells), (code // n_cells) % n_cells, code % n_cells
-        row = starts[slot]
+        row = first_rows[slot]
         for entry in range(local_order.shape[0]):
             i, j, k = local_order[entry, 0], local_order[entry, 1], local_order[entry, 2]
             if squared[slot, i, j, k] < band2:
                 indices[row, 0], indices[row, 1], indices[row, 2] = ci * block + i, cj * block + j, ck * block + k
                 udf[row] = math.sqrt(squared[slot, i, j, k])
-                faces[row] = face[slot, i, j, k]
+                if with_faces:
+                    faces[row] = face[slot, i, j, k]
                 row += 1
-    return indices, udf, faces
 
 
 @njit(cache=True, parallel=True)
@@ -499,13 +504,13 @@ class GridBand(NearSurface):
 
         Returns
         -------
-        indices : (n, 3) int64
+        indices : (n, 3) int32
             Grid indices, cell by cell in cell order, or in Morton order.
         udf : (n,) float64
         stats : dict
             ``candidate_points`` (grid points of the cells visited), ``distance_evaluations``
             (point-triangle pairs computed), ``cells``, ``pairs`` (triangle-cell entries).
-        faces : (n,) int64, only ``with_faces``
+        faces : (n,) int32, only ``with_faces``
             The closest face of each point (the first found among equally close ones).
         """
         self._bin()
@@ -520,7 +525,13 @@ class GridBand(NearSurface):
             corners = np.stack(np.unravel_index(cell_codes, (n_cells,) * 3), axis=1)
             cell_codes, cell_starts, tris = _reorder_cells(cell_codes, cell_starts, tris,
                                                            np.argsort(morton_codes(corners), kind="stable"))
-        indices, udf, nearest, evaluations = [], [], [], 0
+        # The outputs grow batch by batch, in place: glibc remaps a large buffer's pages instead of copying them,
+        # so the band (24 bytes per point, 35M points for a 1024 grid) is never held twice, nor beside
+        # per-batch pieces that the heap keeps after they are freed.
+        indices = np.empty((0, 3), np.int32)
+        udf = np.empty(0)
+        nearest = np.empty(0, np.int32)
+        evaluations = 0
         batch = max(GRID_BATCH_POINTS // block**3, 1)
         for begin in range(0, len(cell_codes), batch):
             cells = cell_codes[begin:begin + batch]
@@ -528,32 +539,16 @@ class GridBand(NearSurface):
             squared, face, counted = _grid_cells(self.vertices, self.faces, cells, starts, tris, n_cells, block,
                                                  self.resolution, self.spacing, self.reach)
             evaluations += int(counted.sum())
-            batch_indices, batch_udf, batch_faces = _compact_band(squared, face, cells, n_cells, band2, local)
-            indices.append(batch_indices)
-            udf.append(batch_udf)
-            if with_faces:
-                nearest.append(batch_faces)
-        indices = _concatenate_consuming(indices, (3,), np.int64)
-        udf = _concatenate_consuming(udf, (), np.float64)
+            first_rows = _band_rows(squared, band2, local) + len(udf)
+            # refcheck off: these arrays are this method's own and no view of them outlives a kernel call.
+            for array in (indices, udf, nearest) if with_faces else (indices, udf):
+                array.resize((first_rows[-1], *array.shape[1:]), refcheck=False)
+            _compact_band(squared, face, cells, n_cells, band2, local, first_rows, indices, udf, nearest)
         stats = {"candidate_points": int(len(self.cells)) * block**3, "distance_evaluations": evaluations,
                  "cells": int(len(self.cells)), "pairs": self.pairs}
         if with_faces:
-            return indices, udf, stats, _concatenate_consuming(nearest, (), np.int64)
+            return indices, udf, stats, nearest
         return indices, udf, stats
-
-
-def _concatenate_consuming(pieces: list, tail: tuple, dtype) -> np.ndarray:
-    """``np.concatenate(pieces)``, emptying ``pieces`` as it goes: each piece is freed once copied, and the
-    output's pages are touched only as it fills, so the peak is about one copy, not two (gigabytes at 1024)."""
-    out = np.empty((sum(len(piece) for piece in pieces), *tail), dtype=dtype)
-    row = 0
-    pieces.reverse()
-    while pieces:
-        piece = pieces.pop()
-        out[row:row + len(piece)] = piece
-        row += len(piece)
-        del piece
-    return out
 
 
 def _reorder_cells(cells: np.ndarray, starts: np.ndarray, tris: np.ndarray, order: np.ndarray):

@@ -8,6 +8,8 @@ every figure and, when it fails, every reason.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -161,54 +163,122 @@ def _exact_distances(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
     """Exact unsigned distance from each point ``(k, 3)`` to the mesh: ``(k,)``.
 
     The binned index first; the points beyond its reach go to a wider one and then libigl's tree, or, for a
-    ``well_shaped`` mesh (marching-cubes output), straight to a :class:`~.bvh.TriangleBVH`: over those
-    triangles it is exact at any distance and builds several times faster than libigl's tree (3M faces at
-    512: a few tenths of a second against 3.5 s).
+    ``well_shaped`` mesh (marching-cubes output), to a :class:`~.bvh.TriangleBVH` over the faces that can hold
+    their closest points (:func:`beyond_reach_bounds`): over those triangles it is exact at any distance and
+    builds several times faster than libigl's tree (3M faces at 512: a few tenths of a second against 3.5 s).
     """
     # Only the faces that come within reach of a point can answer within reach: a check's ten thousand points
-    # need a few percent of a 12M-face output at 1024, whose whole index was gigabytes and seconds. The index's
+    # need a fifth of a 14M-face output at 1024, whose whole index was gigabytes and seconds. The index's
     # cells follow the vertices, not the faces, so the answers are the same.
     near = faces[faces_near_points(vertices, faces, points, reach)]
     squared, _, _ = ExactDistance(vertices, near, reach=reach).query(points, want_closest=False, within=reach)
     near = None
     beyond = ~np.isfinite(squared)
     if beyond.any() and well_shaped:
-        squared[beyond] = TriangleBVH(vertices, faces).query(points[beyond], want_closest=False)[0]
+        # Two points beyond reach once built a tree over all 14M faces of a 1024 output (1.4 GB, 4 s): only the
+        # faces within each point's bound can hold its closest point.
+        bounds = beyond_reach_bounds(points[beyond], points[~beyond], np.sqrt(squared[~beyond]))
+        candidates = faces[faces_near_points(vertices, faces, points[beyond], bounds)] if np.isfinite(bounds).all() else faces
+        squared[beyond] = TriangleBVH(vertices, candidates).query(points[beyond], want_closest=False)[0]
     elif beyond.any():
         wider = ExactDistance(vertices, faces, reach=WIDER_REACH * reach)
         squared[beyond] = wider.query(points[beyond], want_closest=False)[0]
     return np.sqrt(squared)
 
 
-#: Cells per axis of the points' occupancy grid in :func:`faces_near_points`.
-NEAR_POINTS_CELLS = 64
+def beyond_reach_bounds(points: np.ndarray, known: np.ndarray, known_distances: np.ndarray,
+                        chunk: int = 1 << 20) -> np.ndarray:
+    """An upper bound on each point's distance to a mesh ``(k, 3) -> (k,)`` from points whose distance is known
+    (``known (j, 3)``, ``known_distances (j,)``): ``min_q |p - q| + d(q)`` (the triangle inequality), grown by a
+    few ulps so rounding cannot put the closest face outside it; ``inf`` when nothing is known. Pairs in
+    chunks of about ``chunk``."""
+    bounds = np.full(len(points), np.inf)
+    if len(known) == 0:
+        return bounds
+    step = max(chunk // len(known), 1)
+    for start in range(0, len(points), step):
+        gaps = np.linalg.norm(points[start:start + step, None, :] - known[None, :, :], axis=2)
+        bounds[start:start + step] = (gaps + known_distances[None, :]).min(axis=1)
+    return bounds * (1.0 + 1e-9) + 1e-12
 
 
-def faces_near_points(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, reach: float) -> np.ndarray:
-    """Every face whose bounding box grown by ``reach`` holds a point, and some more: ``(k,)`` bool mask over faces.
+#: Cells per axis, at most, of the points' footprint grid in :func:`faces_near_points` (int32: 68 MB at 256).
+NEAR_POINTS_MAX_CELLS = 256
 
-    A superset of the faces within ``reach`` of some point (a box test against a summed-volume table of the
-    points' cells, ``NEAR_POINTS_CELLS`` per axis), in one pass over the faces without temporaries.
+
+def faces_near_points(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, reach) -> np.ndarray:
+    """Every face whose bounding box comes within ``reach`` of a point (per axis), and some more: ``(m,)`` bool.
+
+    A superset of the faces within ``reach`` of some point. ``reach``: a float, or ``(k,)`` one per point.
+    Each point's cube of half-side ``reach`` is painted into a grid of cells about the smallest reach wide (at
+    most ``NEAR_POINTS_MAX_CELLS`` per axis); a face is kept when its box meets a painted cell (a summed-volume
+    table: one test per face, one pass over the faces without temporaries). Cells as wide as the reach keep
+    about a fifth of a 1024 output's faces for ten thousand points on it (64 cells per axis kept three quarters).
 
     Parameters
     ----------
-    vertices : (n, 3) float, faces : (m, 3) int, points : (k, 3) float, reach : float
+    vertices : (n, 3) float, faces : (m, 3) int, points : (k, 3) float, reach : float or (k,) float
     """
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if len(points) == 0 or len(faces) == 0:
         return np.zeros(len(faces), dtype=bool)
-    origin = points.min(axis=0)
-    cell = max(float((points.max(axis=0) - origin).max()) / NEAR_POINTS_CELLS, 1e-12) * (1.0 + 1e-9)
-    index = np.minimum(((points - origin) / cell).astype(np.int64), NEAR_POINTS_CELLS - 1)
-    counts = np.zeros((NEAR_POINTS_CELLS + 1,) * 3, dtype=np.int64)
-    np.add.at(counts, (index[:, 0] + 1, index[:, 1] + 1, index[:, 2] + 1), 1)
-    table = counts.cumsum(0).cumsum(1).cumsum(2)  # table[i, j, k]: points in the cells below (i, j, k)
-    return _faces_near(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces),
-                       origin, cell, float(reach), table)
+    reach = np.broadcast_to(np.asarray(reach, dtype=np.float64), (len(points),))
+    low, high = (points - reach[:, None]).min(axis=0), (points + reach[:, None]).max(axis=0)
+    extent = float((high - low).max())
+    n_cells = int(min(max(math.ceil(extent / max(float(reach.min()), 1e-12)), 1), NEAR_POINTS_MAX_CELLS))
+    cell = max(extent / n_cells, 1e-12) * (1.0 + 1e-9)
+    table = _painted_cells(points, np.ascontiguousarray(reach), low, cell, n_cells)
+    return _faces_near(np.ascontiguousarray(vertices, dtype=np.float64), np.ascontiguousarray(faces), low, cell, table)
 
 
 @njit(cache=True)
-def _faces_near(vertices, faces, origin, cell, reach, table):
+def _painted_cells(points, reach, origin, cell, n):
+    """Summed-volume table ``(n + 1,) * 3`` int32 of the cells that a point's cube (``reach`` either side) meets:
+    ``table[i, j, k]`` counts the painted cells below ``(i, j, k)``. Painted by a difference array (eight
+    corners per cube, then prefix sums), so a wide cube costs no more than a narrow one."""
+    table = np.zeros((n + 1, n + 1, n + 1), np.int32)
+    low, high = np.empty(3, np.int64), np.empty(3, np.int64)
+    for p in range(points.shape[0]):
+        for axis in range(3):
+            low[axis] = min(max(int((points[p, axis] - reach[p] - origin[axis]) / cell), 0), n - 1)
+            high[axis] = min(max(int((points[p, axis] + reach[p] - origin[axis]) / cell), 0), n - 1) + 1
+        for corner in range(8):
+            x = high[0] if corner & 4 else low[0]
+            y = high[1] if corner & 2 else low[1]
+            z = high[2] if corner & 1 else low[2]
+            upper_ends = (corner & 1) + ((corner >> 1) & 1) + ((corner >> 2) & 1)
+            table[x, y, z] += -1 if upper_ends % 2 else 1
+    _prefix_sums(table)  # now: how many cubes meet each cell (the last row and columns are beyond the grid)
+    for i in range(n + 1):
+        for j in range(n + 1):
+            for k in range(n + 1):
+                table[i, j, k] = 1 if i < n and j < n and k < n and table[i, j, k] > 0 else 0
+    _prefix_sums(table)
+    # Shift by one cell so that table[i, j, k] counts the painted cells in [0, i) x [0, j) x [0, k).
+    for i in range(n, -1, -1):
+        for j in range(n, -1, -1):
+            for k in range(n, -1, -1):
+                table[i, j, k] = table[i - 1, j - 1, k - 1] if i > 0 and j > 0 and k > 0 else 0
+    return table
+
+
+@njit(cache=True)
+def _prefix_sums(table):
+    """Inclusive prefix sums along each axis of a 3D array, in place."""
+    a, b, c = table.shape
+    for i in range(1, a):
+        table[i] += table[i - 1]
+    for i in range(a):
+        for j in range(1, b):
+            table[i, j] += table[i, j - 1]
+    for i in range(a):
+        for j in range(b):
+            for k in range(1, c):
+                table[i, j, k] += table[i, j, k - 1]
+
+
+@njit(cache=True)
+def _faces_near(vertices, faces, origin, cell, table):
     n = table.shape[0] - 1
     keep = np.zeros(faces.shape[0], np.bool_)
     low, high = np.empty(3, np.int64), np.empty(3, np.int64)
@@ -216,8 +286,8 @@ def _faces_near(vertices, faces, origin, cell, reach, table):
         inside = True
         for axis in range(3):
             a, b, c = vertices[faces[f, 0], axis], vertices[faces[f, 1], axis], vertices[faces[f, 2], axis]
-            lo = (min(a, b, c) - reach - origin[axis]) / cell
-            hi = (max(a, b, c) + reach - origin[axis]) / cell
+            lo = (min(a, b, c) - origin[axis]) / cell
+            hi = (max(a, b, c) - origin[axis]) / cell
             if hi < 0 or lo >= n:
                 inside = False
                 break

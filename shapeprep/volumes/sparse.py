@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..geometry.grid import grid_spacing, index_to_point
+from ..geometry.grid import grid_spacing, index_to_point, integer_voxels
 from ..geometry.nearsurface import GridBand, triangle_distance2
 from ..geometry.surface import unit_face_normal
 from ..geometry.topology import incident_faces, union_find_root
@@ -108,12 +108,13 @@ def _feature_normal(vertices, faces, starts, corners, f, kind, corner):
 
 @njit(cache=True, parallel=True)
 def _pseudo_normal_side(vertices, faces, coords, spacing, nearest, starts, corners):
-    """Offset of each grid point ``coords * spacing - 1`` from its closest point on face ``nearest[i]`` along the
-    pseudo-normal of the closest feature (face, edge or vertex, by the closest point's barycentric
-    coordinates), and whether that test is doubtful: ``(side (n,), doubtful (n,))``. ``starts, corners``:
+    """The side of each grid point ``coords * spacing - 1``: the sign of its offset from its closest point on face
+    ``nearest[i]`` along the pseudo-normal of the closest feature (face, edge or vertex, by the closest point's
+    barycentric coordinates) (-1, 0 or 1: only the sign is used, and int8 is 7 bytes per point less than the
+    offset), and whether that test is doubtful: ``(side (n,) int8, doubtful (n,) bool)``. ``starts, corners``:
     :func:`incident_faces`."""
     n = coords.shape[0]
-    side = np.empty(n)
+    side = np.empty(n, np.int8)
     doubtful = np.empty(n, np.bool_)
     for row in prange(n):
         f = nearest[row]
@@ -144,15 +145,16 @@ def _pseudo_normal_side(vertices, faces, coords, spacing, nearest, starts, corne
         else:
             nx, ny, nz = _feature_normal(vertices, faces, starts, corners, f, 0, 0)
         ox, oy, oz = px - qx, py - qy, pz - qz
-        side[row] = ox * nx + oy * ny + oz * nz
+        offset = ox * nx + oy * ny + oz * nz
+        side[row] = -1 if offset < 0.0 else (1 if offset > 0.0 else 0)
         normal_length = math.sqrt(nx * nx + ny * ny + nz * nz)
         length = normal_length * math.sqrt(ox * ox + oy * oy + oz * oz)
-        doubtful[row] = abs(side[row]) < UNCERTAIN_COSINE * length or normal_length < UNCERTAIN_NORMAL
+        doubtful[row] = abs(offset) < UNCERTAIN_COSINE * length or normal_length < UNCERTAIN_NORMAL
     return side, doubtful
 
 
 def band_pieces(coords: np.ndarray, resolution: int, members: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """6-connected components of a set of grid points: ``(labels (n,), count)``.
+    """6-connected components of a set of grid points ``(n, 3)`` (int32 or int64): ``(labels (n,) int32, count)``.
 
     ``members`` (n,) bool, optional: only these points form the set (the others get label -1), so that a
     subset needs no copy of its coordinates.
@@ -161,12 +163,12 @@ def band_pieces(coords: np.ndarray, resolution: int, members: np.ndarray | None 
     union-find joins every point to its +x, +y and +z neighbours (numba): memory is a few bytes per
     point plus 2 KB per used cell, instead of a sparse graph of every link.
     """
-    coords = np.ascontiguousarray(coords, dtype=np.int64)
+    coords = integer_voxels(coords)
     if len(coords) >= 2**31:
         raise ValueError(f"{len(coords)} grid points: the piece tables hold int32 rows")
     members = np.ones(len(coords), dtype=bool) if members is None else np.ascontiguousarray(members, dtype=bool)
     if len(coords) == 0:
-        return np.zeros(0, dtype=np.int64), 0
+        return np.zeros(0, dtype=np.int32), 0
     return _grid_point_labels(coords, members, -(-resolution // PIECE_CELL), PIECE_CELL)
 
 
@@ -192,7 +194,9 @@ def _grid_point_labels(coords, members, n_cells, cell):
             continue
         code = (coords[p, 0] // cell * n_cells + coords[p, 1] // cell) * n_cells + coords[p, 2] // cell
         table[cell_slot[code], coords[p, 0] % cell, coords[p, 1] % cell, coords[p, 2] % cell] = p
-    parent = np.arange(n)
+    parent = np.empty(n, np.int32)  # int32 (n < 2^31): 4 bytes per point less, 140 MB for a 1024 band
+    for p in range(n):
+        parent[p] = p
     for p in range(n):
         if not members[p]:
             continue
@@ -208,7 +212,7 @@ def _grid_point_labels(coords, members, n_cells, cell):
             if a != b:
                 parent[max(a, b)] = min(a, b)
     # A root is its set's smallest index: numbering roots in index order numbers the pieces by first point.
-    labels = np.full(n, -1, np.int64)
+    labels = np.full(n, -1, np.int32)
     count = 0
     for p in range(n):
         if not members[p]:
@@ -232,7 +236,7 @@ def _majority_signs(side, pieces, n_pieces):
             votes[pieces[p]] += np.sign(side[p])
     for p in range(side.shape[0]):
         if pieces[p] >= 0:
-            side[p] = -1.0 if votes[pieces[p]] < 0 else 1.0
+            side[p] = -1 if votes[pieces[p]] < 0 else 1
 
 
 @njit(cache=True, parallel=True)
@@ -258,7 +262,7 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
 
     Returns
     -------
-    coords : (N, 3) int64
+    coords : (N, 3) int32
         Grid indices, in Morton order.
     sdf : (N,) float32
         Signed distance in voxels, ``|sdf| < truncation_voxels``.
@@ -267,9 +271,11 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     band = GridBand(vertices, faces, resolution, truncation_voxels * voxel, block=BAND_CELL_POINTS)
     # Every grid point closer than the band, already in Morton order.
     coords, udf, _, nearest = band.grid_band(with_faces=True, morton=True)
-    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    # The mesh as the band holds it (float64 and int64 already: no second copy of a large mesh); the band's
+    # triangle lists (hundreds of MB at 1024) are let go.
+    vertices, faces, band = band.vertices, band.faces, None
     side, doubtful = _pseudo_normal_side(vertices, faces, coords, voxel, nearest, *incident_faces(faces, len(vertices)))
+    nearest = None
     # Off the half-voxel shell the sign is constant over each 6-connected piece of the band (the surface
     # cannot be crossed without passing within half a voxel of a grid point), which makes it robust to the
     # fold-overs and self-intersections that defeat a single pseudo-normal.
@@ -282,7 +288,7 @@ def sparse_sdf(vertices: np.ndarray, faces: np.ndarray, resolution: int, truncat
     uncertain = np.flatnonzero(doubtful & (udf > 0) & ~off_shell)
     if len(uncertain):
         winding = _winding_number_at(vertices, faces, index_to_point(coords[uncertain], resolution))
-        side[uncertain] = np.where(winding > 0.5, -1.0, 1.0)
+        side[uncertain] = np.where(winding > 0.5, -1, 1)
     return coords, _signed(udf, side, voxel)
 
 

@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 from numba import njit, prange
 
-from ..geometry.grid import block_id, blocks_present
+from ..geometry.grid import block_id, blocks_present, integer_voxels
 
 #: Voxels per block side for the flood-fill graph and the sparse marching cubes.
 BLOCK = 8
@@ -31,8 +31,9 @@ def blocks_per_axis(resolution: int, block: int = BLOCK) -> int:
 
 
 def padded(indices: np.ndarray, in_place: bool = False) -> np.ndarray:
-    """Grid indices ``(n, 3)`` to padded indices (shifted by one); ``in_place``: shift an int64 array itself."""
-    indices = np.asarray(indices, dtype=np.int64)
+    """Grid indices ``(n, 3)`` to padded indices (shifted by one), int32 or int64 as given (other integers
+    become int64); ``in_place``: shift such an array itself."""
+    indices = integer_voxels(indices)
     if in_place and indices.flags.writeable:
         indices += 1
         return indices
@@ -44,7 +45,7 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
 
     Parameters
     ----------
-    padded_indices : (n, 3) int64
+    padded_indices : (n, 3) int32 or int64
     n_blocks : int
         Blocks per axis.
 
@@ -52,7 +53,7 @@ def linear_block_ids(padded_indices: np.ndarray, n_blocks: int, block: int = BLO
     -------
     (n,) int64
     """
-    return _linear_block_ids(np.ascontiguousarray(padded_indices, dtype=np.int64), n_blocks, block)
+    return _linear_block_ids(integer_voxels(padded_indices), n_blocks, block)
 
 
 @njit(cache=True)
@@ -76,7 +77,7 @@ def scatter_into_blocks(
 
     Parameters
     ----------
-    padded_indices : (n, 3) int64
+    padded_indices : (n, 3) int32 or int64
     values : (n,) array
     n_blocks : int
     fill : scalar
@@ -93,7 +94,7 @@ def scatter_into_blocks(
     """
     # Block ids are computed on the fly against a table of the grid's blocks (2.2M at 1024), not stored per
     # voxel: two int64 arrays per band voxel were a gigabyte of transient memory at 1024.
-    padded_indices = np.ascontiguousarray(padded_indices, dtype=np.int64)
+    padded_indices = integer_voxels(padded_indices)
     present = blocks_present(padded_indices, n_blocks, block)
     block_ids = np.flatnonzero(present)
     rank = np.zeros(n_blocks**3, dtype=np.int64)
@@ -183,8 +184,7 @@ class FloodGraph:
         Two reads per voxel against a slot per grid block (int32, 2.2M at 1024), where a hash table of the
         shell's voxels was a quarter GB at 1024. Voxels outside the grid are not shell.
         """
-        voxels = np.ascontiguousarray(np.asarray(padded_indices, dtype=np.int64).reshape(-1, 3))
-        return _shell_at(self._wall_slot, self.wall_labels, voxels, self.n_blocks, self.block)
+        return _shell_at(self._wall_slot, self.wall_labels, integer_voxels(padded_indices), self.n_blocks, self.block)
 
     @cached_property
     def _wall_slot(self) -> np.ndarray:
@@ -369,7 +369,7 @@ def build_flood_graph(shell_padded: np.ndarray, resolution: int, block: int = BL
 
     Parameters
     ----------
-    shell_padded : (n, 3) int64
+    shell_padded : (n, 3) int32 or int64
         Padded indices of shell (wall) voxels.
     resolution : int
 

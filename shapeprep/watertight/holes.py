@@ -493,9 +493,9 @@ def _seal(caps: _Caps, cap_region: np.ndarray, region_ok: np.ndarray, graph):
 
 
 def closed_and_consistent(faces: np.ndarray) -> bool:
-    """Every edge shared by exactly two faces that traverse it in opposite directions."""
+    """Every edge shared by exactly two faces that traverse it in opposite directions (and some face)."""
     half_edges = HalfEdges(faces)
-    return bool((half_edges.counts == 2).all()) and half_edges.consistent()
+    return len(faces) > 0 and bool((half_edges.counts == 2).all()) and half_edges.consistent()
 
 
 def find_narrow_holes(graph, exterior: np.ndarray, band_padded: np.ndarray,
