@@ -143,7 +143,7 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
     half_diagonal = math.sqrt(3.0) * 0.5 * cell
     limit = reach + half_diagonal
     limit2 = limit * limit
-    counts = np.zeros(faces.shape[0], np.int64)
+    counts = np.zeros(faces.shape[0], np.int32)  # cells per triangle: at most n_cells^3 (int32 below 1290 cells)
     for t in prange(faces.shape[0]):
         a, b, c = faces[t, 0], faces[t, 1], faces[t, 2]
         lo = np.empty(3, np.int64)
@@ -172,7 +172,7 @@ def _bin(vertices, faces, origin, cell, n_cells, reach, offsets, out_cells, out_
 @njit(cache=True)
 def _group_by_cell(cells, values, n_codes):
     """Counting sort of ``(cell, value)`` pairs by cell (codes below ``n_codes``), stable:
-    ``(used cells ascending, starts, values grouped)``."""
+    ``(used cells ascending, starts, values grouped)``, the grouped values of ``values``' dtype."""
     counts = np.zeros(n_codes + 1, np.int64)
     for p in range(cells.shape[0]):
         counts[cells[p] + 1] += 1
@@ -190,7 +190,7 @@ def _group_by_cell(cells, values, n_codes):
             starts[slot] = counts[code]
             slot += 1
     starts[used] = cells.shape[0]
-    out = np.empty(cells.shape[0], np.int64)
+    out = np.empty(cells.shape[0], values.dtype)
     for p in range(cells.shape[0]):
         out[counts[cells[p]]] = values[p]
         counts[cells[p]] += 1
@@ -423,12 +423,17 @@ class NearSurface:
             return
         self._binned = True
         arguments = (self.vertices, self.faces, self.origin, self.cell, self.n_cells, self.reach)
-        empty = np.zeros(0, np.int64)
-        counts = _bin(*arguments, empty, empty, empty, False)
+        # Pairs as int32 cell codes and triangles (where they fit) and per-triangle counts freed before the pairs
+        # exist: 17.7M triangles at 1024 binned in 0.4 GB instead of 0.8.
+        code_type = np.int32 if self.n_cells**3 < 2**31 else np.int64
+        triangle_type = np.int32 if len(self.faces) < 2**31 else np.int64
+        counts = _bin(*arguments, np.zeros(0, np.int64), np.zeros(0, code_type), np.zeros(0, triangle_type), False)
         offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        cells, tris = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.int64)
+        counts = None
+        cells, tris = np.empty(offsets[-1], code_type), np.empty(offsets[-1], triangle_type)
         _bin(*arguments, offsets, cells, tris, True)
+        offsets = None
         # Grouped by cell, triangles in order within a cell (a stable sort), by counting: linear time.
         self.cells, self.starts, self.tris = _group_by_cell(cells, tris, self.n_cells**3)
         self.pairs = int(len(cells))
@@ -557,8 +562,18 @@ def _reorder_cells(cells: np.ndarray, starts: np.ndarray, tris: np.ndarray, orde
     lengths = np.diff(starts)[order]
     new_starts = np.zeros(len(cells) + 1, np.int64)
     np.cumsum(lengths, out=new_starts[1:])
-    shift = np.repeat(starts[:-1][order] - new_starts[:-1], lengths)
-    return cells[order], new_starts, tris[np.arange(new_starts[-1]) + shift]
+    return cells[order], new_starts, _gather_runs(tris, starts, order, new_starts)
+
+
+@njit(cache=True)
+def _gather_runs(values, starts, order, new_starts):
+    """``values``' runs ``starts[c]:starts[c + 1]`` laid out in ``order`` (no index arrays per value: 0.5 GB at 1024)."""
+    out = np.empty(new_starts[-1], values.dtype)
+    for slot in range(order.shape[0]):
+        first = starts[order[slot]]
+        for i in range(new_starts[slot + 1] - new_starts[slot]):
+            out[new_starts[slot] + i] = values[first + i]
+    return out
 
 
 class ExactDistance(DistanceQueries):
