@@ -168,14 +168,14 @@ def _exact_distances(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
     builds several times faster than libigl's tree (3M faces at 512: a few tenths of a second against 3.5 s).
     """
     # Only the faces that come within reach of a point can answer within reach: a check's ten thousand points
-    # need a fifth of a 14M-face output at 1024, whose whole index was gigabytes and seconds. The index's
+    # need a third of a 14M-face output at 1024, whose whole index was gigabytes and seconds. The index's
     # cells follow the vertices, not the faces, so the answers are the same.
     near = faces[faces_near_points(vertices, faces, points, reach)]
     squared, _, _ = ExactDistance(vertices, near, reach=reach).query(points, want_closest=False, within=reach)
     near = None
     beyond = ~np.isfinite(squared)
     if beyond.any() and well_shaped:
-        # Two points beyond reach once built a tree over all 14M faces of a 1024 output (1.4 GB, 4 s): only the
+        # Two points beyond reach once built a tree over all 14M faces of a 1024 output (over a GB, 4 s): only the
         # faces within each point's bound can hold its closest point.
         bounds = beyond_reach_bounds(points[beyond], points[~beyond], np.sqrt(squared[~beyond]))
         candidates = faces[faces_near_points(vertices, faces, points[beyond], bounds)] if np.isfinite(bounds).all() else faces
@@ -213,7 +213,7 @@ def faces_near_points(vertices: np.ndarray, faces: np.ndarray, points: np.ndarra
     Each point's cube of half-side ``reach`` is painted into a grid of cells about the smallest reach wide (at
     most ``NEAR_POINTS_MAX_CELLS`` per axis); a face is kept when its box meets a painted cell (a summed-volume
     table: one test per face, one pass over the faces without temporaries). Cells as wide as the reach keep
-    about a fifth of a 1024 output's faces for ten thousand points on it (64 cells per axis kept three quarters).
+    about a third of a 1024 output's faces for ten thousand points on it (64 cells per axis kept three quarters).
 
     Parameters
     ----------
