@@ -178,7 +178,9 @@ def _exact_distances(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray
         # Two points beyond reach once built a tree over all 14M faces of a 1024 output (over a GB, 4 s): only the
         # faces within each point's bound can hold its closest point.
         bounds = beyond_reach_bounds(points[beyond], points[~beyond], np.sqrt(squared[~beyond]))
-        candidates = faces[faces_near_points(vertices, faces, points[beyond], bounds)] if np.isfinite(bounds).all() else faces
+        candidates = faces
+        if np.isfinite(bounds).all():
+            candidates = faces[faces_near_points(vertices, faces, points[beyond], bounds)]
         squared[beyond] = TriangleBVH(vertices, candidates).query(points[beyond], want_closest=False)[0]
     elif beyond.any():
         wider = ExactDistance(vertices, faces, reach=WIDER_REACH * reach)

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..geometry.grid import grid_spacing, index_to_point, integer_voxels
+from ..geometry.grid import block_id, grid_spacing, index_to_point, integer_voxels
 from ..geometry.nearsurface import GridBand, triangle_distance2
 from ..geometry.surface import unit_face_normal
 from ..geometry.topology import incident_faces, union_find_root
@@ -184,7 +184,7 @@ def _grid_point_labels(coords, members, n_cells, cell):
     for p in range(n):
         if not members[p]:
             continue
-        code = (coords[p, 0] // cell * n_cells + coords[p, 1] // cell) * n_cells + coords[p, 2] // cell
+        code = block_id(coords, p, n_cells, cell)
         if cell_slot[code] < 0:
             cell_slot[code] = used
             used += 1
@@ -192,7 +192,7 @@ def _grid_point_labels(coords, members, n_cells, cell):
     for p in range(n):
         if not members[p]:
             continue
-        code = (coords[p, 0] // cell * n_cells + coords[p, 1] // cell) * n_cells + coords[p, 2] // cell
+        code = block_id(coords, p, n_cells, cell)
         table[cell_slot[code], coords[p, 0] % cell, coords[p, 1] % cell, coords[p, 2] % cell] = p
     parent = np.empty(n, np.int32)  # int32 (n < 2^31): 4 bytes per point less, 140 MB for a 1024 band
     for p in range(n):

@@ -204,7 +204,7 @@ def opening_widths(cap: np.ndarray, pieces: np.ndarray, rim: np.ndarray) -> np.n
 
 def voxel_nodes(graph, padded: np.ndarray) -> np.ndarray:
     """The flood-graph node of each padded voxel (0 for shell voxels): ``(k,)`` int64."""
-    ids = linear_block_ids(np.asarray(padded, dtype=np.int64), graph.n_blocks, graph.block)
+    ids = linear_block_ids(padded, graph.n_blocks, graph.block)  # int32 zone voxels as they are: no int64 copy
     nodes = graph.free_block_node(ids)
     if len(graph.wall_blocks):
         slot = np.minimum(np.searchsorted(graph.wall_blocks, ids), len(graph.wall_blocks) - 1)
