@@ -159,6 +159,45 @@ def test_bvh_distances_equal_libigl_everywhere(name):
     assert np.allclose(np.einsum("ij,ij->i", closest - corners[:, 0], normals), 0, atol=1e-12)
 
 
+def test_bvh_boxes_hold_their_triangles_and_turn_along_tilted_patches_only():
+    """Every node's box (oriented or axis-aligned) holds every vertex of its triangles; the small nodes of a
+    curved mesh mostly get oriented boxes, those of a subdivided cube (every patch axis-aligned) none; and
+    far from a sphere, where oriented boxes do the pruning, distances are still exact."""
+    import trimesh
+
+    from shapeprep.geometry.bvh import LEAF, ORIENTED_MAX_LEAVES, TriangleBVH
+
+    def check(vertices, faces):
+        tree = TriangleBVH(vertices, faces)
+        depth = tree.size.bit_length() - 1
+        for level in range(depth + 1):
+            span = tree.size >> level  # leaves per node at this depth
+            for index in range(1 << level):
+                node = (1 << level) - 1 + index
+                triangles = tree.order[index * span * LEAF:(index + 1) * span * LEAF]
+                if len(triangles) == 0:
+                    continue
+                row = tree.nodes[node]
+                axes = row[:9].reshape(3, 3) if row[15] else np.eye(3)
+                assert row[15] == 0 or span <= ORIENTED_MAX_LEAVES
+                projected = vertices[faces[triangles].ravel()] @ axes.T
+                assert (projected >= row[9:12]).all() and (projected <= row[12:15]).all()
+        small = tree.nodes[(1 << max(depth - ORIENTED_MAX_LEAVES.bit_length() + 1, 0)) - 1:]  # at most 64 leaves
+        small = small[small[:, 9] <= small[:, 12]]  # that hold triangles (the tree's last leaves can be empty)
+        return tree, small[:, 15].mean()
+
+    mesh = watertight_mesh(*normalized("stanford-bunny.obj"), 64)
+    assert check(mesh.vertices, mesh.faces)[1] > 0.5
+    cube = trimesh.creation.box().subdivide().subdivide().subdivide().subdivide()
+    assert check(np.asarray(cube.vertices), np.asarray(cube.faces, dtype=np.int64))[1] == 0.0
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=0.5)
+    tree, oriented = check(np.asarray(sphere.vertices), np.asarray(sphere.faces, dtype=np.int64))
+    assert oriented > 0.9
+    points = np.random.default_rng(2).uniform(-1.1, 1.1, (20000, 3))
+    reference, _, _ = IglDistance(sphere.vertices, sphere.faces).query(points, want_closest=False)
+    assert np.allclose(tree.query(points, want_closest=False)[0], reference, rtol=0, atol=1e-14)
+
+
 def test_bvh_is_exact_on_degenerate_soups_and_thread_independent():
     from shapeprep.geometry.bvh import TriangleBVH
 

@@ -1,5 +1,6 @@
 import numpy as np
 
+from shapeprep.geometry.grid import morton_codes
 from shapeprep.geometry.sdf import SignedDistance, morton_order, signed_distance
 
 from .conftest import box, icosphere
@@ -61,7 +62,12 @@ def test_sign_follows_the_winding_number_where_parts_overlap():
 
 def test_morton_order_is_a_permutation_that_groups_neighbours(rng):
     points = rng.uniform(-1, 1, (5000, 3))
+    points[100:200] = points[0]  # ties keep their input order
     order = morton_order(points)
     assert np.array_equal(np.sort(order), np.arange(5000))
+    # The definition: a stable sort by the Z-order code of each point's cell on a 1024^3 grid over the box.
+    low, high = points.min(axis=0), points.max(axis=0)
+    cells = np.clip((points - low) / (high - low) * 1023, 0, 1023).astype(np.int64)
+    assert np.array_equal(order, np.argsort(morton_codes(cells), kind="stable"))
     steps = np.linalg.norm(np.diff(points[order], axis=0), axis=1)
     assert np.median(steps) < 0.25 * np.median(np.linalg.norm(np.diff(points, axis=0), axis=1))

@@ -71,7 +71,7 @@ def sigma_index(n_sigmas: int, count_per_sigma: int) -> np.ndarray:
     return np.repeat(np.arange(n_sigmas, dtype=np.uint8), count_per_sigma)
 
 
-def orient_outward(normals: np.ndarray, faces_hit: np.ndarray, reference_normals: np.ndarray) -> np.ndarray:
+def orient_outward(normals: np.ndarray, reference_normals: np.ndarray) -> np.ndarray:
     """Flip normals that point against the closest face of an outward reference mesh.
 
     Source meshes are often wound inconsistently; the watertight mesh is not.
@@ -79,16 +79,14 @@ def orient_outward(normals: np.ndarray, faces_hit: np.ndarray, reference_normals
     Parameters
     ----------
     normals : (k, 3)
-    faces_hit : (k,) int
-        Closest reference face per point.
-    reference_normals : (m, 3)
-        Unit face normals of the reference mesh.
+    reference_normals : (k, 3)
+        Unit normal of each point's closest face of the reference mesh.
 
     Returns
     -------
     (k, 3) float64
     """
-    agree = np.einsum("ij,ij->i", normals, reference_normals[faces_hit]) >= 0
+    agree = np.einsum("ij,ij->i", normals, reference_normals) >= 0
     return np.where(agree[:, None], normals, -normals)
 
 
@@ -134,7 +132,6 @@ def sample_object(vertices, faces, salient_vertices, salient_faces, params: dict
         clock = now
 
     distance = SignedDistance(vertices, faces)
-    watertight_normals = face_normals(vertices, faces)
     lap("trees")
     surface_points, surface_normals = sample_surface(vertices, faces, params["surface_points"], rng)
     lap("surface")
@@ -150,7 +147,7 @@ def sample_object(vertices, faces, salient_vertices, salient_faces, params: dict
     else:
         _, hit_face, closest = distance.closest(salient_points)
         salient_offset = float(np.linalg.norm(closest - salient_points, axis=1).mean())
-        salient_normals = orient_outward(salient_normals, hit_face, watertight_normals)
+        salient_normals = orient_outward(salient_normals, face_normals(vertices, faces[hit_face]))
         if params["salient_project"]:
             salient_points = closest
     lap("salient")
