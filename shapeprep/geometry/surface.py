@@ -93,7 +93,7 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.
     normals : (count, 3) float64
     """
     points, chosen = sample_surface_faces(vertices, faces, count, rng)
-    return points, face_normals(vertices, faces)[chosen]
+    return points, face_normals(vertices, np.asarray(faces)[chosen])  # the chosen faces' only, not every face's
 
 
 def sample_surface_faces(vertices: np.ndarray, faces: np.ndarray, count: int,

@@ -15,7 +15,7 @@ from numba import njit
 
 from .bvh import TriangleBVH
 from .nearsurface import ExactDistance
-from .surface import sample_surface, sample_surface_faces, triangle_areas
+from .surface import sample_surface_faces, triangle_areas
 from .topology import HalfEdges, euler_per_component, face_components, signed_volumes
 
 #: Distances up to this many voxels come from the binned index (:mod:`.nearsurface`), farther ones from a
@@ -126,7 +126,7 @@ def surface_deviation(
         source with no sample point within :data:`INVENTED_VOXELS` of the output:
         enclosed parts that vanished into a solid).
     """
-    out_points, _ = sample_surface(vertices, faces, samples, rng)
+    out_points, _ = sample_surface_faces(vertices, faces, samples, rng)
     src_points, src_faces = sample_surface_faces(source_vertices, source_faces, samples, rng)
     # Exact either way: within a few voxels (nearly every point) the binned index answers, at a cost that
     # depends neither on the triangles' shape (sources are full of long, thin, overlapping ones) nor much on

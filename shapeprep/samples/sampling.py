@@ -174,7 +174,7 @@ def sample_object(vertices, faces, salient_vertices, salient_faces, params: dict
     }
     # FPS order and per-sigma blocks are not random; shuffle so any window is a uniform subset.
     orders = {key: rng.permutation(len(value)) for key, value in arrays.items()}
-    arrays = {key: value[orders[key]].astype(np.float32) for key, value in arrays.items()}
+    arrays = {key: value.astype(np.float32)[orders[key]] for key, value in arrays.items()}
     arrays |= {label: labels[label][orders[labelled]] for label, (labelled, _) in ROW_LABELS.items()}
     lap("pack")
     metrics = {
