@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 from .bvh import TriangleBVH
+from .grid import morton_codes
 
 #: Winding number above which a point is inside.
 INSIDE_WINDING = 0.5
@@ -30,7 +31,8 @@ AMBIGUOUS_WINDING = 0.25
 
 
 @njit(cache=True)
-def _z_order(points, bits):
+def _box_cells(points, bits):
+    """Each point's cell on a ``(2^bits)^3`` grid over the points' box: ``(k, 3) -> (k, 3)`` int64."""
     n = points.shape[0]
     low = np.full(3, np.inf)
     high = np.full(3, -np.inf)
@@ -38,26 +40,29 @@ def _z_order(points, bits):
         for axis in range(3):
             low[axis] = min(low[axis], points[p, axis])
             high[axis] = max(high[axis], points[p, axis])
-    cells = (1 << bits) - 1
-    codes = np.zeros(n, np.int64)
+    top = (1 << bits) - 1
+    cells = np.empty((n, 3), np.int64)
     for p in range(n):
-        code = 0
         for axis in range(3):
-            scaled = (points[p, axis] - low[axis]) / max(high[axis] - low[axis], 1e-12) * cells
-            cell = int(min(max(scaled, 0.0), cells)) if scaled == scaled else 0  # NaN: cell 0
-            for bit in range(bits):
-                code |= ((cell >> bit) & 1) << (3 * bit + 2 - axis)
-        codes[p] = code
-    # Stable least-significant-digit radix sort of the 3 * bits-bit codes, ``bits`` bits per pass.
+            scaled = (points[p, axis] - low[axis]) / max(high[axis] - low[axis], 1e-12) * top
+            cells[p, axis] = int(min(max(scaled, 0.0), top)) if scaled == scaled else 0  # NaN: cell 0
+    return cells
+
+
+@njit(cache=True)
+def _radix_order(codes, bits_per_pass, passes):
+    """Stable least-significant-digit radix sort of non-negative ``codes (k,)`` int64 below
+    ``2^(bits_per_pass * passes)``: the sorting permutation ``(k,)`` int64."""
+    n = codes.shape[0]
     order = np.arange(n)
     scratch = np.empty(n, np.int64)
-    counts = np.empty((1 << bits) + 1, np.int64)
-    mask = (1 << bits) - 1
-    for shift in range(0, 3 * bits, bits):
+    counts = np.empty((1 << bits_per_pass) + 1, np.int64)
+    mask = (1 << bits_per_pass) - 1
+    for shift in range(0, bits_per_pass * passes, bits_per_pass):
         counts[:] = 0
         for p in range(n):
             counts[((codes[order[p]] >> shift) & mask) + 1] += 1
-        for digit in range(1 << bits):
+        for digit in range(1 << bits_per_pass):
             counts[digit + 1] += counts[digit]
         for p in range(n):
             digit = (codes[order[p]] >> shift) & mask
@@ -82,7 +87,8 @@ def morton_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     """
     if len(points) == 0:
         return np.zeros(0, dtype=np.int64)
-    return _z_order(np.ascontiguousarray(points, dtype=np.float64), int(bits))
+    codes = morton_codes(_box_cells(np.ascontiguousarray(points, dtype=np.float64), int(bits)))
+    return _radix_order(codes.view(np.int64), int(bits), 3)  # 3 * bits <= 63: the codes' order as int64
 
 
 def _inverse(order: np.ndarray) -> np.ndarray:
