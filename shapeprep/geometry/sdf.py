@@ -91,11 +91,14 @@ def morton_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     return _radix_order(codes.view(np.int64), int(bits), 3)  # 3 * bits <= 63: the codes' order as int64
 
 
-def _inverse(order: np.ndarray) -> np.ndarray:
-    """The inverse of a permutation: ``(k,) -> (k,)`` int64."""
+def z_ordered(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points in Morton order and the way back: ``ordered (k, 3)`` float64 contiguous and ``inverse (k,)``
+    int64, with ``ordered[inverse] == points``."""
+    points = np.asarray(points, dtype=np.float64)
+    order = morton_order(points)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
-    return inverse
+    return np.ascontiguousarray(points[order]), inverse
 
 
 class SignedDistance:
@@ -133,14 +136,11 @@ class SignedDistance:
         winding : (k,) float64
             Generalized winding number (about 1 inside, 0 outside).
         """
-        points = np.asarray(points, dtype=np.float64)
-        order = morton_order(points)
-        ordered = np.ascontiguousarray(points[order])
+        ordered, inverse = z_ordered(points)
         squared, face = self.distance.squared_distance_and_face(ordered)
         winding = self.winding(ordered)
         sdf = np.sqrt(squared)
         sdf[winding > INSIDE_WINDING] *= -1.0
-        inverse = _inverse(order)
         return sdf[inverse], face[inverse], winding[inverse]
 
     def winding(self, points: np.ndarray) -> np.ndarray:
@@ -162,10 +162,8 @@ class SignedDistance:
         face : (k,) int64
         closest : (k, 3) float64
         """
-        points = np.asarray(points, dtype=np.float64)
-        order = morton_order(points)
-        squared, face, closest = self.distance.query(points[order], want_closest=True)
-        inverse = _inverse(order)
+        ordered, inverse = z_ordered(points)
+        squared, face, closest = self.distance.query(ordered, want_closest=True)
         return np.sqrt(squared)[inverse], face[inverse], closest[inverse]
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
